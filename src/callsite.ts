@@ -1,0 +1,153 @@
+import { fileURLToPath } from 'node:url';
+import * as path from 'node:path';
+import * as nodeModule from 'node:module';
+import type { Capture, Frame, ResolvedStack } from './internal-types';
+
+// dist/ itself and the two register files: the package root is not excluded, because a
+// project's own test fixtures or demo may live under it.
+const AGENT_DIR = __dirname + path.sep;
+const AGENT_FILES = new Set([
+  path.join(__dirname, '..', 'register.cjs'),
+  path.join(__dirname, '..', 'register.mjs'),
+]);
+
+const ErrorCtor = Error as ErrorConstructor & { stackTraceLimit: number };
+
+/**
+ * Captures the current stack without formatting it. `above` and every frame above it are
+ * hidden, so the wrapper never appears. The user's Error.stackTraceLimit is restored.
+ */
+export function captureStack(limit: number, above: Function): Capture {
+  const holder: Capture = {};
+  const previous = ErrorCtor.stackTraceLimit;
+  try {
+    ErrorCtor.stackTraceLimit = limit;
+    Error.captureStackTrace(holder, above);
+  } finally {
+    ErrorCtor.stackTraceLimit = previous;
+  }
+  return holder;
+}
+
+type SourceMapLike = {
+  findEntry(line: number, column: number): { originalSource?: string; originalLine?: number; originalColumn?: number };
+};
+
+function sourceMapsEnabled(): boolean {
+  const flag = (process as { sourceMapsEnabled?: boolean }).sourceMapsEnabled;
+  if (typeof flag === 'boolean') return flag;
+  return process.execArgv.includes('--enable-source-maps') || /--enable-source-maps/.test(process.env.NODE_OPTIONS ?? '');
+}
+
+function toPath(file: string): string {
+  if (file.startsWith('file://')) {
+    try {
+      return fileURLToPath(file);
+    } catch {
+      return file;
+    }
+  }
+  return file;
+}
+
+function classifyFile(file: string): Frame['kind'] {
+  if (file === '' || file.startsWith('node:') || file.startsWith('internal/') || !/[/\\]/.test(file)) return 'internal';
+  if (file.startsWith(AGENT_DIR) || AGENT_FILES.has(file)) return 'internal';
+  if (/[/\\]node_modules[/\\]/.test(file)) return 'dependency';
+  return 'user';
+}
+
+interface CallSiteLike {
+  getFileName(): string | null | undefined;
+  getScriptNameOrSourceURL?(): string | null | undefined;
+  getLineNumber(): number | null;
+  getColumnNumber(): number | null;
+  getFunctionName(): string | null;
+  getMethodName(): string | null;
+  getTypeName(): string | null;
+  isNative?(): boolean;
+  toString(): string;
+}
+
+function toFrame(site: CallSiteLike, mapped: boolean): { frame: Frame; text: string } {
+  const rawFile = site.getFileName() ?? site.getScriptNameOrSourceURL?.() ?? '';
+  let file = toPath(rawFile);
+  let line = site.getLineNumber() ?? 0;
+  let column = site.getColumnNumber() ?? 0;
+  const fn = site.getFunctionName();
+  let text = String(site);
+  if (mapped && rawFile !== '' && !rawFile.startsWith('node:')) {
+    try {
+      const map = (nodeModule as unknown as { findSourceMap?(p: string): SourceMapLike | undefined }).findSourceMap?.(file);
+      const entry = map?.findEntry(line - 1, column - 1);
+      if (entry && typeof entry.originalSource === 'string' && typeof entry.originalLine === 'number') {
+        file = toPath(entry.originalSource);
+        line = entry.originalLine + 1;
+        column = (entry.originalColumn ?? 0) + 1;
+        text = `${fn ?? '<anonymous>'} (${file}:${line}:${column})`;
+      }
+    } catch {
+      // keep the generated position
+    }
+  }
+  return { frame: { file, line, column, fn, kind: classifyFile(file) }, text };
+}
+
+/**
+ * Formats a capture once: structured frames for site selection, and the stack text as the
+ * user would see it (their own Error.prepareStackTrace wins; source maps applied otherwise).
+ */
+export function resolveStack(capture: Capture | null, name: string, message: string): ResolvedStack | null {
+  if (capture === null) return null;
+  const header = `${name}: ${message}`;
+  try {
+    // the stack is formatted lazily, on first access: the header comes from these two
+    Object.assign(capture, { name, message });
+  } catch {
+    // frozen holder: keep V8's default header
+  }
+  const userPrepare = Error.prepareStackTrace;
+  const mapped = sourceMapsEnabled();
+  let frames: Frame[] = [];
+  let text = '';
+  Error.prepareStackTrace = (error: Error, sites: NodeJS.CallSite[]) => {
+    const lines: string[] = [];
+    for (const site of sites) {
+      const { frame, text: line } = toFrame(site as unknown as CallSiteLike, mapped);
+      frames.push(frame);
+      lines.push(line);
+    }
+    if (typeof userPrepare === 'function') {
+      try {
+        return userPrepare(error, sites);
+      } catch {
+        // a broken user formatter must not lose the report
+      }
+    }
+    return header + lines.map((l) => '\n    at ' + l).join('');
+  };
+  try {
+    const value = capture.stack;
+    text = typeof value === 'string' ? value : String(value);
+  } catch {
+    text = header;
+  } finally {
+    Error.prepareStackTrace = userPrepare;
+  }
+  return { text, frames };
+}
+
+export function formatSite(frame: Frame): string {
+  return `${frame.file}:${frame.line}:${frame.column}`;
+}
+
+/** The first frame of the user's own code, or null. */
+export function userFrame(frames: readonly Frame[]): Frame | null {
+  for (const f of frames) if (f.kind === 'user') return f;
+  return null;
+}
+
+/** The first frame outside Node and endguard (a dependency's, when no user frame exists). */
+export function nearestFrame(frames: readonly Frame[]): Frame | null {
+  return userFrame(frames) ?? frames.find((f) => f.kind === 'dependency') ?? null;
+}

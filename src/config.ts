@@ -1,0 +1,94 @@
+import type { CapturePolicy, Config, LogFormat, Mode } from './types';
+
+const MODES: readonly Mode[] = ['observe', 'enforce', 'strict', 'off'];
+const LOGS: readonly LogFormat[] = ['pretty', 'json', 'off'];
+const CAPTURES: readonly CapturePolicy[] = ['always', 'armed'];
+
+const KNOWN = new Set([
+  'ENDGUARD_MODE',
+  'ENDGUARD_LOG',
+  'ENDGUARD_CAPTURE',
+  'ENDGUARD_STACK_DEPTH',
+  'ENDGUARD_RATE_LIMIT',
+  'ENDGUARD_DEDUPE_WINDOW',
+]);
+
+const OPTION_VARS: Record<keyof Config, string> = {
+  mode: 'ENDGUARD_MODE',
+  log: 'ENDGUARD_LOG',
+  capture: 'ENDGUARD_CAPTURE',
+  stackDepth: 'ENDGUARD_STACK_DEPTH',
+  rateLimit: 'ENDGUARD_RATE_LIMIT',
+  dedupeWindow: 'ENDGUARD_DEDUPE_WINDOW',
+};
+
+export interface ConfigResult {
+  config: Config;
+  warnings: string[];
+}
+
+/** Shows a bad value safely: bounded length, control and non-ASCII characters escaped. */
+function show(value: string): string {
+  const cut = value.length > 40 ? value.slice(0, 40) + '…' : value;
+  return JSON.stringify(cut).replace(/[^\x20-\x7e]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
+}
+
+function pick<T extends string>(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  allowed: readonly T[],
+  fallback: T,
+  warnings: string[],
+): T {
+  const raw = env[name];
+  if (raw === undefined) return fallback;
+  const value = raw.trim().toLowerCase();
+  if ((allowed as readonly string[]).includes(value)) return value as T;
+  warnings.push(`endguard: ignoring ${name}=${show(raw)}: allowed values are ${allowed.join(', ')}; using ${fallback}`);
+  return fallback;
+}
+
+function integer(
+  env: NodeJS.ProcessEnv,
+  name: string,
+  min: number,
+  max: number,
+  fallback: number,
+  warnings: string[],
+): number {
+  const raw = env[name];
+  if (raw === undefined) return fallback;
+  const value = raw.trim();
+  if (/^[0-9]{1,9}$/.test(value)) {
+    const n = Number(value);
+    if (n >= min && n <= max) return n;
+  }
+  warnings.push(`endguard: ignoring ${name}=${show(raw)}: allowed values are integers ${min}..${max}; using ${fallback}`);
+  return fallback;
+}
+
+/** Environment → frozen Config. Never throws; every bad variable yields one warning. */
+export function readConfig(source: NodeJS.ProcessEnv = process.env, overrides: Partial<Config> = {}): ConfigResult {
+  const warnings: string[] = [];
+  // programmatic options go through the same validation as the environment
+  const env: NodeJS.ProcessEnv = { ...source };
+  for (const [key, name] of Object.entries(OPTION_VARS)) {
+    const value = (overrides as Record<string, unknown>)[key];
+    if (value !== undefined) env[name] = String(value);
+  }
+  const captureDefault: CapturePolicy = env.NODE_ENV === 'production' ? 'armed' : 'always';
+  const config: Config = {
+    mode: pick(env, 'ENDGUARD_MODE', MODES, 'observe', warnings),
+    log: pick(env, 'ENDGUARD_LOG', LOGS, 'pretty', warnings),
+    capture: pick(env, 'ENDGUARD_CAPTURE', CAPTURES, captureDefault, warnings),
+    stackDepth: integer(env, 'ENDGUARD_STACK_DEPTH', 1, 100, 10, warnings),
+    rateLimit: integer(env, 'ENDGUARD_RATE_LIMIT', 1, 10000, 10, warnings),
+    dedupeWindow: integer(env, 'ENDGUARD_DEDUPE_WINDOW', 0, 86400, 60, warnings),
+  };
+  for (const name of Object.keys(env)) {
+    if (name.startsWith('ENDGUARD_') && !KNOWN.has(name)) {
+      warnings.push(`endguard: ignoring unknown variable ${show(name).slice(1, -1)}: known are ${[...KNOWN].join(', ')}`);
+    }
+  }
+  return { config: Object.freeze(config), warnings };
+}

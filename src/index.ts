@@ -1,0 +1,30 @@
+import type { Config, StartOptions } from './types';
+import { startAgent, stopAgent } from './agent';
+
+export type {
+  CapturePolicy,
+  Cause,
+  Config,
+  LogFormat,
+  Mode,
+  StartOptions,
+  ViolationKind,
+  ViolationMessage,
+  ViolationReport,
+} from './types';
+
+/** The diagnostics_channel every violation is published on. */
+export const VIOLATION_CHANNEL = 'endguard:violation';
+
+/**
+ * Starts endguard in this process (idempotent). Options override the ENDGUARD_* variables
+ * and are validated the same way. Returns the active config, or null when not started.
+ */
+export function start(options?: StartOptions): Config | null {
+  return startAgent(options);
+}
+
+/** Stops endguard: original methods restored, reporters unsubscribed. */
+export function stop(): void {
+  stopAgent();
+}

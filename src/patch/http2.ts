@@ -1,0 +1,35 @@
+import {
+  makeHeaderMethod,
+  makeResponseDestroy,
+  makeResponseEnd,
+  makeResponseWrite,
+  type ResponseShape,
+} from './outgoing';
+import { wrapMethod } from './wrap';
+
+type Http2Response = {
+  writableEnded: boolean;
+  headersSent: boolean;
+  stream?: { destroyed?: boolean; closed?: boolean } | null;
+};
+
+// Http2ServerResponse keeps ending/closed in a private state object; these public getters
+// read the same facts (Node 20–26). end(chunk) after end is silently dropped by Node.
+const http2Shape: ResponseShape = {
+  label: 'Http2ServerResponse',
+  ended: (res: Http2Response) => res.writableEnded === true,
+  destroyed: (res: Http2Response) => res.stream?.destroyed === true || res.stream?.closed === true,
+  headersSent: (res: Http2Response) => res.headersSent === true,
+  isChunk: (chunk) => chunk !== null && chunk !== undefined && typeof chunk !== 'function',
+};
+
+export function patchHttp2(http2: typeof import('node:http2')): void {
+  const proto = http2.Http2ServerResponse?.prototype;
+  const label = http2Shape.label;
+  wrapMethod(proto, 'write', label, makeResponseWrite(http2Shape));
+  wrapMethod(proto, 'end', label, makeResponseEnd(http2Shape));
+  wrapMethod(proto, 'destroy', label, makeResponseDestroy(http2Shape));
+  wrapMethod(proto, 'setHeader', label, makeHeaderMethod('setHeader', http2Shape));
+  wrapMethod(proto, 'appendHeader', label, makeHeaderMethod('appendHeader', http2Shape));
+  wrapMethod(proto, 'writeHead', label, makeHeaderMethod('writeHead', http2Shape));
+}

@@ -1,0 +1,134 @@
+import { executionAsyncId } from 'node:async_hooks';
+import type { ViolationKind, ViolationReport } from '../types';
+import type { StreamRecord } from '../internal-types';
+import { captureStack } from '../callsite';
+import { buildReport, type SiteOrigins } from '../violation';
+import { dedupeKey } from '../dedupe';
+import { armKeyOf, ensureRecord, typeNameOf } from '../state';
+import { REPORTS_PER_SECOND, runtime } from '../runtime';
+import { publishViolation } from '../report/channel';
+import { lateError, strictError } from '../mode';
+
+export const PASS = 0;
+export const DROP = 1;
+export const THROW = 2;
+export type Action = typeof PASS | typeof DROP | typeof THROW;
+
+const CODES: Record<ViolationKind, [string, string]> = {
+  'write-after-end': ['ERR_STREAM_WRITE_AFTER_END', 'write after end'],
+  'write-after-destroy': ['ERR_STREAM_DESTROYED', 'Cannot call write after a stream was destroyed'],
+  'double-end': ['ERR_STREAM_ALREADY_FINISHED', 'Cannot call end after a stream was finished'],
+  'headers-after-sent': ['ERR_HTTP_HEADERS_SENT', 'Cannot set headers after they are sent to the client'],
+};
+
+export function codeOf(kind: ViolationKind): string {
+  return CODES[kind][0];
+}
+
+/** The error a dropped call's callback receives (enforce), matching Node's code and message. */
+export function errorFor(kind: ViolationKind): Error {
+  const [code, message] = CODES[kind];
+  return lateError(code, message);
+}
+
+/** Set when the last decision was THROW: the error the wrapper throws at the late call site. */
+export let pendingThrow: Error | null = null;
+
+export function takeThrow(): Error {
+  const error = pendingThrow ?? new Error('endguard: late call');
+  pendingThrow = null;
+  return error;
+}
+
+export interface LateFacts {
+  kind: ViolationKind;
+  target: object;
+  method: string;
+  record: StreamRecord | undefined;
+  clientDisconnect?: boolean;
+  closedAt?: number;
+}
+
+function withinBudget(): boolean {
+  const second = Math.floor(Date.now() / 1000);
+  if (second !== runtime.budgetSecond) {
+    runtime.budgetSecond = second;
+    runtime.budgetUsed = 0;
+  }
+  return ++runtime.budgetUsed <= REPORTS_PER_SECOND;
+}
+
+function modeAction(): Action {
+  const mode = runtime.config.mode;
+  return mode === 'enforce' ? DROP : mode === 'strict' ? THROW : PASS;
+}
+
+/**
+ * A late call was seen. Captures its stack, builds and publishes the report, and returns
+ * what the wrapper must do. `above` is the wrapper: it and everything above it are hidden.
+ */
+export function onLateCall(facts: LateFacts, above: Function): Action {
+  const { kind } = facts;
+  // Node ends and re-ends its own streams (sockets, http2 client requests): a double end is
+  // only a bug when code the user wrote (or piped) did both; enforce never drops it.
+  const doubleEnd = kind === 'double-end';
+  if (!withinBudget()) {
+    runtime.overBudget++;
+    if (doubleEnd) return PASS;
+    const action = modeAction();
+    if (action === THROW) pendingThrow = strictError(kind, facts.method, null, 'report budget exceeded, end site not resolved', above);
+    return action;
+  }
+  const lateCapture = captureStack(Math.max(runtime.config.stackDepth, 30), above);
+  const [code, message] = CODES[kind];
+  const origins: SiteOrigins = { endUser: false, lateUser: false };
+  runtime.reporting = true;
+  let report: ViolationReport;
+  try {
+    report = buildReport(
+      {
+        kind,
+        target: facts.target,
+        method: facts.method,
+        code,
+        message,
+        lateCapture,
+        lateAsyncId: executionAsyncId(),
+        record: facts.record,
+        clientDisconnect: facts.clientDisconnect === true,
+        closedAt: facts.closedAt ?? 0,
+        mode: runtime.config.mode,
+        capture: runtime.config.capture,
+      },
+      origins,
+    );
+  } finally {
+    runtime.reporting = false;
+  }
+
+  if (doubleEnd) {
+    const endKnown = facts.record?.endCapture != null;
+    if (!origins.lateUser || (endKnown && !origins.endUser)) return PASS;
+    if (!endKnown && typeNameOf(facts.target) === 'ClientHttp2Stream') return PASS;
+  }
+
+  const record = facts.record ?? ensureRecord(facts.target);
+  const repeat = record !== undefined && report.lateSite !== null && record.lastLateSite === report.lateSite;
+  if (record !== undefined) record.lastLateSite = report.lateSite;
+  if (runtime.config.capture === 'armed' && report.endStack === null && !report.cause.startsWith('client')) {
+    runtime.armed.arm(armKeyOf(facts.target));
+  }
+  if (!repeat) {
+    report.count = runtime.counter.add(dedupeKey(report.endSite, report.lateSite, kind));
+    runtime.reporting = true;
+    try {
+      publishViolation(report, facts.target, record?.endContext);
+    } finally {
+      runtime.reporting = false;
+    }
+  }
+  if (doubleEnd) return PASS;
+  const action = modeAction();
+  if (action === THROW) pendingThrow = strictError(kind, facts.method, report.endSite, report.endSiteNote ?? null, above);
+  return action;
+}

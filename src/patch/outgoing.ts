@@ -1,0 +1,216 @@
+import { executionAsyncId } from 'node:async_hooks';
+import { FIRST_DESTROY, FIRST_END, FIRST_NONE, type StreamRecord } from '../internal-types';
+import { captureStack } from '../callsite';
+import { lateKindForResponse } from '../detect';
+import { ensureRecord, recordOf } from '../state';
+import { runtime, shouldCapture } from '../runtime';
+import { callbackLater } from '../mode';
+import { DROP, PASS, THROW, errorFor, onLateCall, takeThrow, type Action, type LateFacts } from './late';
+import { recordFirst } from './writable';
+import { failed, wrapMethod, type Hook } from './wrap';
+
+/** The fields of http.OutgoingMessage (ServerResponse, ClientRequest) that Node itself checks. */
+export interface Outgoing {
+  finished: boolean;
+  destroyed: boolean;
+  _header: unknown;
+  socket?: object | null;
+}
+
+/** How to read a response's state: http.OutgoingMessage and http2 compat responses differ. */
+export interface ResponseShape {
+  label: string;
+  ended(res: any): boolean;
+  destroyed(res: any): boolean;
+  headersSent(res: any): boolean;
+  /** Whether end(chunk, ...) writes `chunk`. */
+  isChunk(chunk: unknown): boolean;
+}
+
+export const outgoingShape: ResponseShape = {
+  label: 'OutgoingMessage',
+  ended: (res: Outgoing) => res.finished,
+  destroyed: (res: Outgoing) => res.destroyed,
+  headersSent: (res: Outgoing) => Boolean(res._header),
+  // Node's test in OutgoingMessage.end is `if (chunk)`
+  isChunk: (chunk) => Boolean(chunk) && typeof chunk !== 'function',
+};
+
+/** When the response's connection closed, from the socket's own record (0 when unknown). */
+function closedAtOf(res: { socket?: object | null }): number {
+  try {
+    const socket = res.socket;
+    if (socket === undefined || socket === null) return 0;
+    return recordOf(socket)?.endTime ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** A response destroyed without a destroy() of ours on record: the client went away. */
+export function markDisconnected(res: object): StreamRecord | undefined {
+  const record = ensureRecord(res);
+  if (record !== undefined && record.first === FIRST_NONE) {
+    record.first = FIRST_DESTROY;
+    record.clientDisconnect = true;
+    record.endTime = closedAtOf(res as Outgoing) || Date.now();
+  }
+  return record;
+}
+
+export function recordHeaders(res: object, above: Function): void {
+  const record = ensureRecord(res);
+  if (record === undefined || record.headerCapture !== null) return;
+  if (shouldCapture(res)) record.headerCapture = captureStack(runtime.config.stackDepth, above);
+  record.headerAsyncId = executionAsyncId();
+}
+
+/** Facts for a late call on a response; `ended` is Node's own flag at the time of the call. */
+export function responseFacts(res: object, ended: boolean, destroyed: boolean, method: string, headers: boolean): LateFacts {
+  let record = recordOf(res);
+  if (destroyed && (record === undefined || record.first === FIRST_NONE) && !ended) record = markDisconnected(res);
+  const kind = headers ? 'headers-after-sent' : lateKindForResponse(ended, record);
+  const clientDisconnect = !headers && kind === 'write-after-destroy' && record?.clientDisconnect === true;
+  return {
+    kind,
+    target: res,
+    method,
+    record,
+    clientDisconnect,
+    closedAt: clientDisconnect ? (record?.endTime ?? 0) : 0,
+  };
+}
+
+function decide(hook: Hook, facts: LateFacts, above: Function): Action {
+  try {
+    return onLateCall(facts, above);
+  } catch (error) {
+    failed(hook, error);
+    return PASS;
+  }
+}
+
+export const makeResponseWrite = (shape: ResponseShape) => (original: Function, hook: Hook): Function =>
+  function write(this: Outgoing, chunk: unknown, encoding: unknown, cb: unknown) {
+    if (hook.disabled || runtime.reporting || this === runtime.active) return original.apply(this, arguments);
+    if (!shape.ended(this) && !shape.destroyed(this)) {
+      if (shape.headersSent(this)) return original.apply(this, arguments);
+      // first write: it flushes the headers, via this.writeHead (Node's _implicitHeader)
+      try {
+        recordHeaders(this, write);
+      } catch (error) {
+        failed(hook, error);
+      }
+      const previous = runtime.active;
+      runtime.active = this;
+      try {
+        return original.apply(this, arguments);
+      } finally {
+        runtime.active = previous;
+      }
+    }
+    const facts = responseFacts(this, shape.ended(this), shape.destroyed(this), 'write', false);
+    const action = decide(hook, facts, write);
+    if (action === DROP) {
+      callbackLater(typeof encoding === 'function' ? encoding : cb, errorFor(facts.kind));
+      return false;
+    }
+    if (action === THROW) throw takeThrow();
+    return original.apply(this, arguments);
+  };
+
+export const makeResponseEnd = (shape: ResponseShape) => (original: Function, hook: Hook): Function =>
+  function end(this: Outgoing, chunk: unknown, encoding: unknown, cb: unknown) {
+    if (hook.disabled || runtime.reporting || this === runtime.active) return original.apply(this, arguments);
+    const withChunk = shape.isChunk(chunk);
+    const ended = shape.ended(this);
+    const destroyed = shape.destroyed(this);
+    if (!ended && (!destroyed || !withChunk)) {
+      try {
+        if (destroyed) markDisconnected(this);
+        else {
+          const flushes = !shape.headersSent(this);
+          recordFirst(this, FIRST_END, 'end', end);
+          const record = recordOf(this);
+          if (flushes && record !== undefined && record.headerCapture === null) {
+            record.headerCapture = record.endCapture;
+            record.headerAsyncId = record.endAsyncId;
+          }
+        }
+      } catch (error) {
+        failed(hook, error);
+      }
+      const previous = runtime.active;
+      runtime.active = this;
+      try {
+        return original.apply(this, arguments);
+      } finally {
+        runtime.active = previous;
+      }
+    }
+    const facts: LateFacts = withChunk
+      ? responseFacts(this, ended, destroyed, 'end', false)
+      : { ...responseFacts(this, true, false, 'end', false), kind: 'double-end' };
+    const action = decide(hook, facts, end);
+    if (action === DROP) {
+      const callback = typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : cb;
+      callbackLater(callback, errorFor(facts.kind));
+      return this;
+    }
+    if (action === THROW) throw takeThrow();
+    return original.apply(this, arguments);
+  };
+
+export const makeResponseDestroy = (shape: ResponseShape) => (original: Function, hook: Hook): Function =>
+  function destroy(this: Outgoing) {
+    if (!hook.disabled && !runtime.reporting && !shape.destroyed(this) && !shape.ended(this)) {
+      try {
+        recordFirst(this, FIRST_DESTROY, 'destroy', destroy);
+      } catch (error) {
+        failed(hook, error);
+      }
+    }
+    return original.apply(this, arguments);
+  };
+
+/** setHeader / writeHead / appendHeader after the headers went out (Node throws ERR_HTTP_HEADERS_SENT). */
+export function makeHeaderMethod(method: string, shape: ResponseShape) {
+  return (original: Function, hook: Hook): Function =>
+    function headerMethod(this: Outgoing) {
+      if (hook.disabled || runtime.reporting || this === runtime.active) return original.apply(this, arguments);
+      if (!shape.headersSent(this)) {
+        if (method !== 'writeHead') return original.apply(this, arguments);
+        // an explicit writeHead flushes the headers: its site is the one a later setHeader needs
+        try {
+          recordHeaders(this, headerMethod);
+        } catch (error) {
+          failed(hook, error);
+        }
+        const previous = runtime.active;
+        runtime.active = this;
+        try {
+          return original.apply(this, arguments);
+        } finally {
+          runtime.active = previous;
+        }
+      }
+      const facts = responseFacts(this, shape.ended(this), shape.destroyed(this), method, true);
+      const action = decide(hook, facts, headerMethod);
+      if (action === DROP) return this;
+      if (action === THROW) throw takeThrow();
+      return original.apply(this, arguments);
+    };
+}
+
+export function patchOutgoing(http: typeof import('node:http')): void {
+  const outgoing = http.OutgoingMessage?.prototype;
+  const shape = outgoingShape;
+  wrapMethod(outgoing, 'write', 'OutgoingMessage', makeResponseWrite(shape));
+  wrapMethod(outgoing, 'end', 'OutgoingMessage', makeResponseEnd(shape));
+  wrapMethod(outgoing, 'destroy', 'OutgoingMessage', makeResponseDestroy(shape));
+  wrapMethod(outgoing, 'setHeader', 'OutgoingMessage', makeHeaderMethod('setHeader', shape));
+  wrapMethod(outgoing, 'appendHeader', 'OutgoingMessage', makeHeaderMethod('appendHeader', shape));
+  wrapMethod(http.ServerResponse?.prototype, 'writeHead', 'ServerResponse', makeHeaderMethod('writeHead', shape));
+  wrapMethod(http.ClientRequest?.prototype, 'destroy', 'ClientRequest', makeResponseDestroy(shape));
+}
+

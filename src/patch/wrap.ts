@@ -1,0 +1,62 @@
+import shimmer from 'shimmer';
+import { runtime, warnInternal } from '../runtime';
+
+const kWrapper = Symbol('endguard.wrapper');
+
+/** One patched method; `disabled` makes its wrapper a pass-through after an internal error. */
+export interface Hook {
+  readonly name: string;
+  disabled: boolean;
+}
+
+interface Wrapped {
+  target: object;
+  method: string;
+  wrapper: Function;
+}
+const wrapped: Wrapped[] = [];
+
+shimmer({ logger: (msg: string) => warnInternal('shimmer', msg) });
+
+export function failed(hook: Hook, error: unknown): void {
+  hook.disabled = true;
+  warnInternal(hook.name, error);
+}
+
+/**
+ * Wraps target[method] once (shimmer), keeping the original's name and length.
+ * `make` gets the original and the hook; it returns the wrapper.
+ */
+export function wrapMethod(
+  target: object | undefined,
+  method: string,
+  label: string,
+  make: (original: Function, hook: Hook) => Function,
+): boolean {
+  if (target === undefined || target === null) return false;
+  const current = (target as Record<string, unknown>)[method];
+  if (typeof current !== 'function' || Object.prototype.hasOwnProperty.call(current, kWrapper)) return false;
+  if (!Object.prototype.hasOwnProperty.call(target, method)) return false;
+  const hook: Hook = { name: `${label}.${method}`, disabled: false };
+  let made: Function | undefined;
+  shimmer.wrap(target as Record<string, any>, method, (original: any) => {
+    made = make(original as Function, hook);
+    Object.defineProperty(made, 'name', { value: (original as Function).name, configurable: true });
+    Object.defineProperty(made, 'length', { value: (original as Function).length, configurable: true });
+    Object.defineProperty(made, kWrapper, { value: hook });
+    return made as any;
+  });
+  if (made === undefined) return false;
+  wrapped.push({ target, method, wrapper: made });
+  return true;
+}
+
+/** Restores every original whose wrapper is still in place; others become pass-throughs. */
+export function unwrapAll(): void {
+  for (const { target, method, wrapper } of wrapped.splice(0)) {
+    const hook = (wrapper as unknown as Record<symbol, Hook>)[kWrapper];
+    if (hook !== undefined) hook.disabled = true;
+    if ((target as Record<string, unknown>)[method] === wrapper) shimmer.unwrap(target as Record<string, any>, method);
+  }
+  runtime.active = null;
+}

@@ -1,0 +1,116 @@
+import { executionAsyncId } from 'node:async_hooks';
+import { Duplex, Writable } from 'node:stream';
+import { FIRST_DESTROY, FIRST_END, FIRST_NONE } from '../internal-types';
+import { captureStack } from '../callsite';
+import { lateKindForWritable } from '../detect';
+import { ensureRecord, recordOf } from '../state';
+import { runtime, shouldCapture } from '../runtime';
+import { callbackLater } from '../mode';
+import { DROP, PASS, THROW, errorFor, onLateCall, takeThrow, type Action } from './late';
+import { failed, wrapMethod, type Hook } from './wrap';
+
+type WritableState = { ending?: boolean; destroyed?: boolean };
+type AnyWritable = Writable & { _writableState?: WritableState };
+
+/** Records the first end or destroy of a stream (site captured per the capture policy). */
+export function recordFirst(stream: object, first: typeof FIRST_END | typeof FIRST_DESTROY, method: string, above: Function): void {
+  const record = ensureRecord(stream);
+  if (record === undefined || record.first !== FIRST_NONE) return;
+  record.first = first;
+  record.endMethod = method;
+  record.endAsyncId = executionAsyncId();
+  record.endTime = Date.now();
+  if (shouldCapture(stream)) record.endCapture = captureStack(runtime.config.stackDepth, above);
+  if (runtime.captureContext !== null) record.endContext = runtime.captureContext();
+}
+
+function hasChunk(chunk: unknown): boolean {
+  return chunk !== undefined && chunk !== null && typeof chunk !== 'function';
+}
+
+function makeWrite(original: Function, hook: Hook): Function {
+  return function write(this: AnyWritable, chunk: unknown, encoding: unknown, cb: unknown) {
+    const ws = this._writableState;
+    if (ws === undefined || hook.disabled || runtime.reporting || !(ws.ending || ws.destroyed)) {
+      return original.apply(this, arguments);
+    }
+    let action: Action = PASS;
+    try {
+      const record = recordOf(this);
+      action = onLateCall({ kind: lateKindForWritable(ws, record), target: this, method: 'write', record }, write);
+    } catch (error) {
+      failed(hook, error);
+    }
+    if (action === DROP) {
+      callbackLater(typeof encoding === 'function' ? encoding : cb, errorFor(lateKindForWritable(ws, recordOf(this))));
+      return false;
+    }
+    if (action === THROW) throw takeThrow();
+    return original.apply(this, arguments);
+  };
+}
+
+function makeEnd(original: Function, hook: Hook): Function {
+  return function end(this: AnyWritable, chunk: unknown, encoding: unknown, cb: unknown) {
+    const ws = this._writableState;
+    if (ws === undefined || hook.disabled || runtime.reporting) return original.apply(this, arguments);
+    if (!(ws.ending || ws.destroyed)) {
+      try {
+        recordFirst(this, FIRST_END, 'end', end);
+      } catch (error) {
+        failed(hook, error);
+      }
+      return original.apply(this, arguments);
+    }
+    const withChunk = hasChunk(chunk);
+    // A bare end() on a destroyed, never-ended stream loses nothing: Node answers its callback.
+    if (!withChunk && !ws.ending) return original.apply(this, arguments);
+    let action: Action = PASS;
+    const record = recordOf(this);
+    const kind = withChunk ? lateKindForWritable(ws, record) : 'double-end';
+    try {
+      action = onLateCall({ kind, target: this, method: 'end', record }, end);
+    } catch (error) {
+      failed(hook, error);
+    }
+    if (action === DROP) {
+      const callback = typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : cb;
+      callbackLater(callback, errorFor(kind));
+      return this;
+    }
+    if (action === THROW) throw takeThrow();
+    return original.apply(this, arguments);
+  };
+}
+
+function makeDestroy(original: Function, hook: Hook): Function {
+  return function destroy(this: AnyWritable) {
+    const ws = this._writableState;
+    if (ws !== undefined && !hook.disabled && !runtime.reporting && !ws.destroyed) {
+      try {
+        if (!ws.ending) recordFirst(this, FIRST_DESTROY, 'destroy', destroy);
+        else {
+          // already ended: keep only when the connection went away (for client-disconnect reports)
+          const record = recordOf(this);
+          if (record !== undefined && record.endTime === 0) record.endTime = Date.now();
+        }
+      } catch (error) {
+        failed(hook, error);
+      }
+    }
+    return original.apply(this, arguments);
+  };
+}
+
+export function patchWritable(): void {
+  // Duplex has its own copies of write/end/destroy (Node 20–26): patching Writable alone
+  // would miss Transform, PassThrough, net.Socket and zlib streams.
+  for (const [proto, label] of [
+    [Writable.prototype, 'Writable'],
+    [Duplex.prototype, 'Duplex'],
+  ] as const) {
+    wrapMethod(proto, 'write', label, makeWrite);
+    wrapMethod(proto, 'end', label, makeEnd);
+    wrapMethod(proto, 'destroy', label, makeDestroy);
+  }
+}

@@ -1,0 +1,50 @@
+import * as dc from 'node:diagnostics_channel';
+import type { Config, ViolationMessage } from '../types';
+import { LogThrottle, dedupeKey } from '../dedupe';
+import { runtime } from '../runtime';
+import { formatPretty } from './pretty';
+
+let subscriber: ((message: unknown) => void) | null = null;
+let throttle: LogThrottle | null = null;
+
+function write(text: string): void {
+  runtime.reporting = true;
+  try {
+    process.stderr.write(text);
+  } finally {
+    runtime.reporting = false;
+  }
+}
+
+function onExit(): void {
+  if (throttle !== null && throttle.suppressed > 0 && runtime.config.log === 'pretty') {
+    write(`endguard: ${throttle.suppressed} repeated or rate-limited reports were counted but not printed\n`);
+  }
+}
+
+/** Subscribes the stderr reporter: one JSON object per line, or the pretty block. */
+export function startLog(config: Config): void {
+  if (config.log === 'off' || subscriber !== null) return;
+  const local = new LogThrottle(config.rateLimit, config.dedupeWindow * 1000);
+  throttle = local;
+  const handler = (message: unknown) => {
+    try {
+      const report = message as ViolationMessage;
+      const seen = local.admit(dedupeKey(report.endSite, report.lateSite, report.kind));
+      if (seen === 0) return;
+      write(config.log === 'json' ? JSON.stringify(report) + '\n' : formatPretty(report, seen, config.dedupeWindow));
+    } catch {
+      // the log must never throw into the publisher (the host's late call)
+    }
+  };
+  subscriber = handler;
+  dc.subscribe('endguard:violation', handler);
+  process.once('exit', onExit);
+}
+
+export function stopLog(): void {
+  if (subscriber !== null) dc.unsubscribe('endguard:violation', subscriber);
+  subscriber = null;
+  throttle = null;
+  process.removeListener('exit', onExit);
+}

@@ -1,0 +1,39 @@
+import type { ViolationReport } from '../types';
+import { sourceLine } from '../source';
+
+function excerpt(site: string | null): string[] {
+  if (site === null) return [];
+  const match = /^(.*):(\d+):(\d+)$/.exec(site);
+  if (match === null) return [];
+  const [, file = '', lineText = '0', columnText = '0'] = match;
+  const line = Number(lineText);
+  const column = Number(columnText);
+  const text = sourceLine(file, line);
+  if (text === null) return [];
+  const shown = text.replace(/\t/g, ' ');
+  const gutter = String(line).padStart(6);
+  return [`${gutter} | ${shown.trimEnd()}`, `${' '.repeat(6)} | ${' '.repeat(Math.max(0, column - 1))}^`];
+}
+
+const TITLES: Record<ViolationReport['kind'], [string, string]> = {
+  'write-after-end': ['ended at', 'late call'],
+  'write-after-destroy': ['destroyed at', 'late call'],
+  'double-end': ['first end', 'second end'],
+  'headers-after-sent': ['headers sent at', 'late header'],
+};
+
+/** The human-readable block: both sites with a source excerpt, cause, hint, dedupe counter. */
+export function formatPretty(report: ViolationReport, seen: number, windowSeconds: number): string {
+  const [endTitle, lateTitle] = TITLES[report.kind];
+  const lines = [
+    `endguard: ${report.kind} on ${report.type}.${report.method}() (${report.code}) [mode=${report.mode}, capture=${report.capture}]`,
+    `  ${endTitle.padEnd(15)} ${report.endSite ?? `(unknown: ${report.endSiteNote ?? 'not captured'})`}`,
+    ...excerpt(report.endSite),
+    `  ${lateTitle.padEnd(15)} ${report.lateSite ?? '(no frame outside Node and dependencies)'}`,
+    ...excerpt(report.lateSite),
+    `  cause: ${report.cause}: ${report.hint}`,
+  ];
+  if (report.closedAt !== undefined) lines.push(`  connection closed at ${report.closedAt} (${report.closedAgoMs} ms before the late call)`);
+  if (seen > 1) lines.push(`  seen ${seen} times in the last ${windowSeconds} s (total ${report.count})`);
+  return lines.join('\n') + '\n';
+}

@@ -1,0 +1,142 @@
+import type { CapturePolicy, Mode, ViolationKind, ViolationReport } from './types';
+import type { Capture, Frame, PipeRecord, ResolvedStack, StreamRecord } from './internal-types';
+import { formatSite, nearestFrame, resolveStack, userFrame } from './callsite';
+import { classify } from './classify';
+import { callExpressionAt, sourceLine, sourceLines } from './source';
+import { typeNameOf } from './state';
+
+/** What the patch layer knows at the late call. */
+export interface LateCall {
+  kind: ViolationKind;
+  target: object;
+  method: string;
+  code: string;
+  message: string;
+  lateCapture: Capture;
+  lateAsyncId: number;
+  record: StreamRecord | undefined;
+  clientDisconnect: boolean;
+  /** ms since epoch when the connection closed, 0 when unknown. */
+  closedAt: number;
+  mode: Mode;
+  capture: CapturePolicy;
+}
+
+interface Side {
+  stack: ResolvedStack | null;
+  site: Frame | null;
+  fromPipe: boolean;
+  pipeStack: ResolvedStack | null;
+}
+
+function sourceEnded(source: object): boolean {
+  const s = source as { readableEnded?: unknown; destroyed?: unknown };
+  return s.readableEnded === true || s.destroyed === true;
+}
+
+/** The pipe behind an internal call: the one whose source finished (end) or still flows (late). */
+function pickPipe(pipes: readonly PipeRecord[], wantEnded: boolean): PipeRecord | undefined {
+  return pipes.find((p) => sourceEnded(p.source) === wantEnded) ?? pipes[0];
+}
+
+function side(capture: Capture | null, header: [string, string], pipes: readonly PipeRecord[] | null, wantEnded: boolean): Side {
+  const stack = resolveStack(capture, header[0], header[1]);
+  const own = stack === null ? null : userFrame(stack.frames);
+  if (own !== null || pipes === null || pipes.length === 0) {
+    return { stack, site: own ?? (stack === null ? null : nearestFrame(stack.frames)), fromPipe: false, pipeStack: null };
+  }
+  const pipe = pickPipe(pipes, wantEnded);
+  const pipeStack = resolveStack(pipe?.capture ?? null, 'Error', 'pipe() set up here');
+  const viaPipe = pipeStack === null ? null : nearestFrame(pipeStack.frames);
+  if (viaPipe !== null) return { stack, site: viaPipe, fromPipe: true, pipeStack };
+  return { stack, site: stack === null ? null : nearestFrame(stack.frames), fromPipe: pipe !== undefined, pipeStack };
+}
+
+function callAt(frame: Frame | null): string | null {
+  if (frame === null) return null;
+  const text = sourceLine(frame.file, frame.line);
+  return text === null ? null : callExpressionAt(text, frame.column);
+}
+
+function linesBetween(end: Frame | null, late: Frame | null): string[] | null {
+  if (end === null || late === null || end.file !== late.file || late.line < end.line) return null;
+  return sourceLines(end.file)?.slice(end.line - 1, late.line) ?? null;
+}
+
+/** Filled by buildReport: whether each site is the user's own code (or a pipe set up by it). */
+export interface SiteOrigins {
+  endUser: boolean;
+  lateUser: boolean;
+}
+
+/** Formats both stacks, picks both sites, classifies. Runs only when a violation is reported. */
+export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationReport {
+  const record = call.record;
+  const pipes = record?.pipes ?? null;
+  const useHeader = call.kind === 'headers-after-sent' && record?.headerCapture != null;
+  const endCapture = useHeader ? record!.headerCapture : (record?.endCapture ?? null);
+  const endMethod = record?.endMethod ?? null;
+
+  const late = side(call.lateCapture, [`Error [${call.code}]`, call.message], pipes, false);
+  const end = call.clientDisconnect
+    ? { stack: null, site: null, fromPipe: false, pipeStack: null }
+    : side(endCapture, ['Error', `${useHeader ? 'headers sent' : (endMethod ?? 'end') + '()'} here`], pipes, true);
+
+  const endUser = end.fromPipe ? null : end.site;
+  const lateUser = late.fromPipe ? null : late.site;
+  if (origins !== undefined) {
+    origins.endUser = end.fromPipe || end.site?.kind === 'user';
+    origins.lateUser = late.fromPipe || late.site?.kind === 'user';
+  }
+  const sameExecution =
+    record !== undefined && record.endAsyncId > 0 && call.lateAsyncId > 0 ? record.endAsyncId === call.lateAsyncId : null;
+
+  const { cause, hint } = classify({
+    kind: call.kind,
+    endFrames: end.stack?.frames ?? null,
+    lateFrames: late.stack?.frames ?? [],
+    endFromPipe: end.fromPipe,
+    lateFromPipe: late.fromPipe,
+    pipeCount: pipes?.length ?? 0,
+    sameExecution,
+    clientDisconnect: call.clientDisconnect,
+    endCall: callAt(endUser),
+    lateCall: callAt(lateUser),
+    between: linesBetween(endUser, lateUser),
+  });
+
+  const report: ViolationReport = {
+    endguard: 1,
+    kind: call.kind,
+    type: typeNameOf(call.target),
+    code: call.code,
+    method: call.method,
+    endMethod: end.fromPipe ? 'pipe' : useHeader ? 'writeHead' : endMethod,
+    endStack: end.fromPipe && end.pipeStack !== null ? end.pipeStack.text : (end.stack?.text ?? null),
+    endSite: end.site === null ? null : formatSite(end.site),
+    lateStack: late.stack?.text ?? `Error [${call.code}]: ${call.message}`,
+    lateSite: late.site === null ? null : formatSite(late.site),
+    cause,
+    hint,
+    count: 1,
+    mode: call.mode,
+    capture: call.capture,
+  };
+  if (report.endSite === null) report.endSiteNote = endSiteNote(call, endCapture);
+  if (call.clientDisconnect && call.closedAt > 0) {
+    report.closedAt = new Date(call.closedAt).toISOString();
+    report.closedAgoMs = Math.max(0, Date.now() - call.closedAt);
+  }
+  return report;
+}
+
+function endSiteNote(call: LateCall, endCapture: Capture | null): string {
+  if (call.clientDisconnect) return 'no code ended this stream: the client closed the connection';
+  if (endCapture === null && call.capture === 'armed') {
+    return 'armed capture: the end site is recorded from the next occurrence of this route or stream type';
+  }
+  if (call.record === undefined || call.record.endMethod === null) {
+    return 'the stream was ended or destroyed where endguard could not see it (before endguard loaded, or by Node itself)';
+  }
+  return 'the ending call came from Node or a dependency with no frame of your code on the stack';
+}
