@@ -66,6 +66,8 @@ interface CallSiteLike {
   getMethodName(): string | null;
   getTypeName(): string | null;
   isNative?(): boolean;
+  getEnclosingLineNumber?(): number | null;
+  getEnclosingColumnNumber?(): number | null;
   toString(): string;
 }
 
@@ -75,6 +77,8 @@ function toFrame(site: CallSiteLike, mapped: boolean): { frame: Frame; text: str
   let line = site.getLineNumber() ?? 0;
   let column = site.getColumnNumber() ?? 0;
   const fn = site.getFunctionName();
+  const fnLine = site.getEnclosingLineNumber?.() ?? 0;
+  const fnColumn = site.getEnclosingColumnNumber?.() ?? 0;
   let text = String(site);
   if (mapped && rawFile !== '' && !rawFile.startsWith('node:')) {
     try {
@@ -90,7 +94,8 @@ function toFrame(site: CallSiteLike, mapped: boolean): { frame: Frame; text: str
       // keep the generated position
     }
   }
-  return { frame: { file, line, column, fn, kind: classifyFile(file) }, text };
+  // after source mapping the enclosing position is the generated one: still a valid identity
+  return { frame: { file, line, column, fn, fnLine, fnColumn, kind: classifyFile(file) }, text };
 }
 
 /**

@@ -3,6 +3,10 @@ import type { Frame } from './internal-types';
 
 export interface ClassifyInput {
   kind: ViolationKind;
+  /** The late method (write, end, setHeader, ...). */
+  method: string;
+  /** Constructor name of the stream. */
+  type: string;
   /** Frames of the ending call; null when it was not captured (armed policy, agent loaded late). */
   endFrames: readonly Frame[] | null;
   lateFrames: readonly Frame[];
@@ -17,6 +21,10 @@ export interface ClassifyInput {
   lateCall: string | null;
   /** Source lines from the end site's line to the late site's line, when both are in one function. */
   between: readonly string[] | null;
+  /** headers-after-sent: the call that flushed the headers (writeHead, write, end). */
+  headersFlushedBy: string | null;
+  /** The late call is the user's own setHeader/writeHead/appendHeader (not a framework's). */
+  lateHeaderCall: boolean;
 }
 
 export interface Classification {
@@ -24,13 +32,16 @@ export interface Classification {
   hint: string;
 }
 
-function receiverOf(call: string | null): string {
+function receiverOf(call: string | null, type: string): string {
   const dot = call?.indexOf('.') ?? -1;
-  return call !== null && dot > 0 ? call.slice(0, dot) : 'the stream';
+  if (call !== null && dot > 0) return call.slice(0, dot);
+  return /Response$/.test(type) ? 'res' : 'stream';
 }
 
 function sameFunction(a: Frame, b: Frame): boolean {
-  return a.file === b.file && a.fn === b.fn && b.line >= a.line;
+  if (a.file !== b.file || b.line < a.line) return false;
+  if (a.fnLine > 0 && b.fnLine > 0) return a.fnLine === b.fnLine && a.fnColumn === b.fnColumn;
+  return a.fn !== null && a.fn === b.fn;
 }
 
 /** Did the late call run synchronously inside the HTTP request dispatch (no tick in between)? */
@@ -66,8 +77,8 @@ function leftABlock(lines: readonly string[]): boolean {
 export function classify(input: ClassifyInput): Classification {
   const { kind, endFrames, lateFrames } = input;
   const endCall = input.endCall ?? 'the first response';
-  const lateCall = input.lateCall ?? 'the late call';
-  const target = receiverOf(input.lateCall ?? input.endCall);
+  const target = receiverOf(input.lateCall ?? input.endCall, input.type);
+  const lateCall = input.lateCall ?? `the late ${target}.${input.method}()`;
 
   if (input.clientDisconnect) {
     return {
@@ -95,6 +106,14 @@ export function classify(input: ClassifyInput): Classification {
   }
   if (kind === 'double-end') {
     return { cause: 'double-end', hint: `end() is called twice: keep one ${endCall.replace('(...)', '()')} (guard with ${target}.writableEnded)` };
+  }
+
+  if (kind === 'headers-after-sent' && input.lateHeaderCall && input.headersFlushedBy !== null && input.headersFlushedBy !== 'end') {
+    const flusher = input.endCall ?? `${target}.${input.headersFlushedBy}(...)`;
+    return {
+      cause: 'headers-already-sent',
+      hint: `${flusher} already sent the headers: set them before it, or check ${target}.headersSent before ${lateCall}`,
+    };
   }
 
   const endUser = endFrames?.find((f) => f.kind === 'user') ?? null;

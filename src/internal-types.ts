@@ -24,6 +24,8 @@ export class StreamRecord {
   endAsyncId = -1;
   endTime = 0;
   headerCapture: Capture | null = null;
+  /** The call that flushed the headers: writeHead, write or end. */
+  headerMethod: string | null = null;
   headerAsyncId = -1;
   pipes: PipeRecord[] | null = null;
   /** The OpenTelemetry context active at end time (only when a tracer provider is registered). */
@@ -38,6 +40,9 @@ export interface Frame {
   line: number;
   column: number;
   fn: string | null;
+  /** Where the enclosing function starts (V8's CallSite), to tell anonymous functions apart; 0 when unknown. */
+  fnLine: number;
+  fnColumn: number;
   kind: 'user' | 'dependency' | 'internal';
 }
 

@@ -10,6 +10,7 @@ export type ViolationKind = 'write-after-end' | 'write-after-destroy' | 'double-
 export type Cause =
   | 'missing-return'
   | 'double-send'
+  | 'headers-already-sent'
   | 'next-after-send'
   | 'late-callback'
   | 'late-subscriber'

@@ -1,6 +1,6 @@
 import type { CapturePolicy, Mode, ViolationKind, ViolationReport } from './types';
 import type { Capture, Frame, PipeRecord, ResolvedStack, StreamRecord } from './internal-types';
-import { formatSite, nearestFrame, resolveStack, userFrame } from './callsite';
+import { formatSite, nearestFrame, resolveStack } from './callsite';
 import { classify } from './classify';
 import { callExpressionAt, sourceLine, sourceLines } from './source';
 import { typeNameOf } from './state';
@@ -27,6 +27,8 @@ interface Side {
   site: Frame | null;
   fromPipe: boolean;
   pipeStack: ResolvedStack | null;
+  /** The call came straight from code outside Node (user or dependency), not from Node's internals. */
+  direct: boolean;
 }
 
 function sourceEnded(source: object): boolean {
@@ -41,15 +43,17 @@ function pickPipe(pipes: readonly PipeRecord[], wantEnded: boolean): PipeRecord 
 
 function side(capture: Capture | null, header: [string, string], pipes: readonly PipeRecord[] | null, wantEnded: boolean): Side {
   const stack = resolveStack(capture, header[0], header[1]);
-  const own = stack === null ? null : userFrame(stack.frames);
-  if (own !== null || pipes === null || pipes.length === 0) {
-    return { stack, site: own ?? (stack === null ? null : nearestFrame(stack.frames)), fromPipe: false, pipeStack: null };
+  const top = stack?.frames[0];
+  // called by stream internals (pipe's ondata/onend, pipeline): the pipe() that set it up is the site
+  const fromInternals = stack !== null && (top === undefined || top.kind === 'internal');
+  if (fromInternals && pipes !== null && pipes.length > 0) {
+    const pipe = pickPipe(pipes, wantEnded);
+    const pipeStack = resolveStack(pipe?.capture ?? null, 'Error', 'pipe() set up here');
+    const viaPipe = pipeStack === null ? null : nearestFrame(pipeStack.frames);
+    return { stack, site: viaPipe, fromPipe: true, pipeStack, direct: false };
   }
-  const pipe = pickPipe(pipes, wantEnded);
-  const pipeStack = resolveStack(pipe?.capture ?? null, 'Error', 'pipe() set up here');
-  const viaPipe = pipeStack === null ? null : nearestFrame(pipeStack.frames);
-  if (viaPipe !== null) return { stack, site: viaPipe, fromPipe: true, pipeStack };
-  return { stack, site: stack === null ? null : nearestFrame(stack.frames), fromPipe: pipe !== undefined, pipeStack };
+  const site = stack === null ? null : nearestFrame(stack.frames);
+  return { stack, site, fromPipe: false, pipeStack: null, direct: !fromInternals };
 }
 
 function callAt(frame: Frame | null): string | null {
@@ -65,8 +69,9 @@ function linesBetween(end: Frame | null, late: Frame | null): string[] | null {
 
 /** Filled by buildReport: whether each site is the user's own code (or a pipe set up by it). */
 export interface SiteOrigins {
-  endUser: boolean;
-  lateUser: boolean;
+  /** The end came from a pipe, or straight from code outside Node; false when Node ended the stream itself. */
+  endByCode: boolean;
+  lateByCode: boolean;
 }
 
 /** Formats both stacks, picks both sites, classifies. Runs only when a violation is reported. */
@@ -79,20 +84,22 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
 
   const late = side(call.lateCapture, [`Error [${call.code}]`, call.message], pipes, false);
   const end = call.clientDisconnect
-    ? { stack: null, site: null, fromPipe: false, pipeStack: null }
+    ? { stack: null, site: null, fromPipe: false, pipeStack: null, direct: false }
     : side(endCapture, ['Error', `${useHeader ? 'headers sent' : (endMethod ?? 'end') + '()'} here`], pipes, true);
 
   const endUser = end.fromPipe ? null : end.site;
   const lateUser = late.fromPipe ? null : late.site;
   if (origins !== undefined) {
-    origins.endUser = end.fromPipe || end.site?.kind === 'user';
-    origins.lateUser = late.fromPipe || late.site?.kind === 'user';
+    origins.endByCode = end.fromPipe || (end.direct && end.site !== null);
+    origins.lateByCode = late.fromPipe || (late.direct && late.site !== null);
   }
   const sameExecution =
     record !== undefined && record.endAsyncId > 0 && call.lateAsyncId > 0 ? record.endAsyncId === call.lateAsyncId : null;
 
   const { cause, hint } = classify({
     kind: call.kind,
+    method: call.method,
+    type: typeNameOf(call.target),
     endFrames: end.stack?.frames ?? null,
     lateFrames: late.stack?.frames ?? [],
     endFromPipe: end.fromPipe,
@@ -103,6 +110,8 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     endCall: callAt(endUser),
     lateCall: callAt(lateUser),
     between: linesBetween(endUser, lateUser),
+    headersFlushedBy: useHeader ? (record?.headerMethod ?? null) : null,
+    lateHeaderCall: late.direct && late.site?.kind === 'user' && late.stack?.frames[0]?.kind === 'user',
   });
 
   const report: ViolationReport = {
@@ -111,7 +120,7 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     type: typeNameOf(call.target),
     code: call.code,
     method: call.method,
-    endMethod: end.fromPipe ? 'pipe' : useHeader ? 'writeHead' : endMethod,
+    endMethod: end.fromPipe ? 'pipe' : useHeader ? (record?.headerMethod ?? endMethod) : endMethod,
     endStack: end.fromPipe && end.pipeStack !== null ? end.pipeStack.text : (end.stack?.text ?? null),
     endSite: end.site === null ? null : formatSite(end.site),
     lateStack: late.stack?.text ?? `Error [${call.code}]: ${call.message}`,

@@ -81,7 +81,7 @@ export function onLateCall(facts: LateFacts, above: Function): Action {
   }
   const lateCapture = captureStack(Math.max(runtime.config.stackDepth, 30), above);
   const [code, message] = CODES[kind];
-  const origins: SiteOrigins = { endUser: false, lateUser: false };
+  const origins: SiteOrigins = { endByCode: false, lateByCode: false };
   runtime.reporting = true;
   let report: ViolationReport;
   try {
@@ -108,7 +108,7 @@ export function onLateCall(facts: LateFacts, above: Function): Action {
 
   if (doubleEnd) {
     const endKnown = facts.record?.endCapture != null;
-    if (!origins.lateUser || (endKnown && !origins.endUser)) return PASS;
+    if (!origins.lateByCode || (endKnown && !origins.endByCode)) return PASS;
     if (!endKnown && typeNameOf(facts.target) === 'ClientHttp2Stream') return PASS;
   }
 

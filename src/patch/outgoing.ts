@@ -58,9 +58,10 @@ export function markDisconnected(res: object): StreamRecord | undefined {
   return record;
 }
 
-export function recordHeaders(res: object, above: Function): void {
+export function recordHeaders(res: object, method: string, above: Function): void {
   const record = ensureRecord(res);
-  if (record === undefined || record.headerCapture !== null) return;
+  if (record === undefined || record.headerMethod !== null) return;
+  record.headerMethod = method;
   if (shouldCapture(res)) record.headerCapture = captureStack(runtime.config.stackDepth, above);
   record.headerAsyncId = executionAsyncId();
 }
@@ -97,7 +98,7 @@ export const makeResponseWrite = (shape: ResponseShape) => (original: Function, 
       if (shape.headersSent(this)) return original.apply(this, arguments);
       // first write: it flushes the headers, via this.writeHead (Node's _implicitHeader)
       try {
-        recordHeaders(this, write);
+        recordHeaders(this, 'write', write);
       } catch (error) {
         failed(hook, error);
       }
@@ -132,7 +133,8 @@ export const makeResponseEnd = (shape: ResponseShape) => (original: Function, ho
           const flushes = !shape.headersSent(this);
           recordFirst(this, FIRST_END, 'end', end);
           const record = recordOf(this);
-          if (flushes && record !== undefined && record.headerCapture === null) {
+          if (flushes && record !== undefined && record.headerMethod === null) {
+            record.headerMethod = 'end';
             record.headerCapture = record.endCapture;
             record.headerAsyncId = record.endAsyncId;
           }
@@ -182,7 +184,7 @@ export function makeHeaderMethod(method: string, shape: ResponseShape) {
         if (method !== 'writeHead') return original.apply(this, arguments);
         // an explicit writeHead flushes the headers: its site is the one a later setHeader needs
         try {
-          recordHeaders(this, headerMethod);
+          recordHeaders(this, method, headerMethod);
         } catch (error) {
           failed(hook, error);
         }

@@ -1,0 +1,245 @@
+#!/usr/bin/env node
+// Runs a framework's own test suite twice — without endguard and with it preloaded
+// (NODE_OPTIONS="--require <root>/register.cjs", observe mode, ENDGUARD_LOG=json) — and
+// compares the outcome of every test.
+//
+//   node scripts/peer-suite.mjs <express|http-proxy-middleware> [--src <dir>] [--git-dir <dir>]
+//        [--scratch <dir>] [--skip-install]
+//
+// Source: the suites are public on GitHub, not on npm. Give either an already extracted source
+// tree (--src) or a bare git directory (--git-dir, e.g. a mirror under /work/.mirror/; HEAD is
+// extracted with `git archive`). Default: $PEER_SRC / $PEER_GIT_DIR, then
+// /work/.mirror/<owner>+<name>/repo. The code is extracted into a scratch directory OUTSIDE this
+// repository (default /work/scratch/peer/<suite>, or $PEER_SCRATCH) and never committed.
+//
+// Output: one line per test whose outcome differs, the endguard report counts, and a last line
+//   parity: N passed, M failed
+// where N = tests with the identical outcome (passed/failed/skipped) in both runs and
+// M = tests whose outcome differs or that exist in only one run. M must be 0.
+// Exit code: 0 when M = 0, 1 otherwise, 2 on a setup error.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const REGISTER = path.join(ROOT, 'register.cjs');
+
+const SUITES = {
+  express: {
+    repo: 'expressjs/express',
+    // the suite's own `npm test` command, with a machine-readable reporter
+    command: (out) => ['node_modules/.bin/mocha', '--require', 'test/support/env', '--reporter', 'json', '--reporter-option', `output=${out}`, '--check-leaks', 'test/', 'test/acceptance/'],
+    parse: parseMocha,
+    // devDependencies only needed for linting / coverage
+    drop: ['eslint', 'nyc'],
+  },
+  'http-proxy-middleware': {
+    repo: 'chimurai/http-proxy-middleware',
+    command: (out) => ['node_modules/.bin/vitest', 'run', '--reporter=json', `--outputFile=${out}`, '--pool=forks', '--maxWorkers=1', '--no-file-parallelism'],
+    parse: parseVitest,
+    drop: ['@commitlint/cli', '@commitlint/config-conventional', '@eslint/js', '@types/eslint', 'eslint', 'globals', 'husky', 'lint-staged', 'oxfmt', 'pkg-pr-new', 'typescript-eslint', '@vitest/coverage-v8', 'open'],
+  },
+};
+SUITES['http-proxy'] = SUITES['http-proxy-middleware'];
+
+function fail(message) {
+  console.error(`peer-suite: ${message}`);
+  process.exit(2);
+}
+
+function args() {
+  const argv = process.argv.slice(2);
+  const options = { suite: undefined, src: process.env.PEER_SRC, gitDir: process.env.PEER_GIT_DIR, scratch: process.env.PEER_SCRATCH, install: true };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--src') options.src = argv[++i];
+    else if (a === '--git-dir') options.gitDir = argv[++i];
+    else if (a === '--scratch') options.scratch = argv[++i];
+    else if (a === '--skip-install') options.install = false;
+    else if (!a.startsWith('-') && options.suite === undefined) options.suite = a;
+    else fail(`unknown argument ${a}`);
+  }
+  if (!options.suite || !SUITES[options.suite]) fail(`usage: peer-suite.mjs <${Object.keys(SUITES).join('|')}> [--src dir | --git-dir dir] [--scratch dir] [--skip-install]`);
+  return options;
+}
+
+function run(cmd, argv, opts = {}) {
+  const r = spawnSync(cmd, argv, { stdio: opts.capture ? ['ignore', 'pipe', 'pipe'] : 'inherit', encoding: 'utf8', maxBuffer: 1 << 30, ...opts });
+  if (r.error) fail(`${cmd} ${argv.join(' ')}: ${r.error.message}`);
+  return r;
+}
+
+function prepare(options, suite) {
+  const scratch = path.resolve(options.scratch ?? path.join('/work/scratch/peer', options.suite === 'http-proxy' ? 'http-proxy-middleware' : options.suite));
+  if (scratch === ROOT || scratch.startsWith(ROOT + path.sep)) fail(`scratch ${scratch} is inside the repository; use a directory outside it`);
+  const stamp = path.join(scratch, '.peer-suite-installed');
+  if (options.install || !existsSync(stamp)) {
+    let gitDir = options.gitDir;
+    if (!options.src && !gitDir) {
+      const mirror = `/work/.mirror/${suite.repo.replace('/', '+')}/repo`;
+      if (existsSync(mirror)) gitDir = mirror;
+      else fail(`no source: pass --src <extracted tree> or --git-dir <bare git dir> of https://github.com/${suite.repo}`);
+    }
+    rmSync(scratch, { recursive: true, force: true });
+    mkdirSync(scratch, { recursive: true });
+    if (options.src) {
+      run('cp', ['-a', path.join(path.resolve(options.src), '.'), scratch]);
+    } else {
+      const archive = run('git', ['--git-dir', gitDir, 'archive', 'HEAD'], { capture: true, encoding: 'buffer' });
+      if (archive.status !== 0) fail(`git archive failed: ${archive.stderr}`);
+      const untar = spawnSync('tar', ['-x', '-C', scratch], { input: archive.stdout });
+      if (untar.status !== 0) fail(`tar failed: ${untar.stderr}`);
+      const head = run('git', ['--git-dir', gitDir, 'log', '-1', '--format=%H %cs %s'], { capture: true });
+      writeFileSync(path.join(scratch, '.peer-suite-commit'), head.stdout);
+    }
+    const pkgFile = path.join(scratch, 'package.json');
+    const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
+    for (const name of suite.drop) delete pkg.devDependencies?.[name];
+    writeFileSync(pkgFile, JSON.stringify(pkg, null, 2) + '\n');
+    console.error(`peer-suite: npm install in ${scratch}`);
+    const env = { ...process.env };
+    delete env.NODE_OPTIONS;
+    const install = run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', '--no-package-lock'], { cwd: scratch, env });
+    if (install.status !== 0) fail('npm install failed');
+    writeFileSync(stamp, new Date().toISOString() + '\n');
+  }
+  return scratch;
+}
+
+// A second preload, loaded after endguard, that counts every published violation (the log is
+// rate-limited, so stderr lines undercount) and appends the count to a file at exit.
+function writeCounter(scratch) {
+  const file = path.join(scratch, '.peer-suite-counter.cjs');
+  writeFileSync(
+    file,
+    `const dc = require('node:diagnostics_channel');
+const fs = require('node:fs');
+const out = process.env.PEER_SUITE_COUNT_FILE;
+const counts = {};
+let total = 0;
+dc.subscribe('endguard:violation', (m) => { total++; const k = m.kind + ' ' + m.cause; counts[k] = (counts[k] || 0) + 1; });
+process.on('exit', () => { if (out && total > 0) try { fs.appendFileSync(out, JSON.stringify({ pid: process.pid, total, counts }) + '\\n'); } catch {} });
+`,
+  );
+  return file;
+}
+
+function parseMocha(file) {
+  const data = JSON.parse(readFileSync(file, 'utf8'));
+  const tests = [];
+  const failures = new Map(data.failures.map((t) => [t.fullTitle + '\0' + t.file, t]));
+  const passes = new Set(data.passes.map((t) => t.fullTitle + '\0' + t.file));
+  const pending = new Set(data.pending.map((t) => t.fullTitle + '\0' + t.file));
+  for (const t of data.tests) {
+    const key = t.fullTitle + '\0' + t.file;
+    const outcome = failures.has(key) ? 'failed' : passes.has(key) ? 'passed' : pending.has(key) ? 'skipped' : 'unknown';
+    tests.push({ name: `${path.relative(process.cwd(), t.file ?? '')} › ${t.fullTitle}`, outcome, message: failures.get(key)?.err?.message });
+  }
+  // hooks that fail ("before all" hook) appear only in failures
+  for (const t of data.failures) if (!data.tests.some((x) => x.fullTitle === t.fullTitle && x.file === t.file)) tests.push({ name: `${t.file} › ${t.fullTitle}`, outcome: 'failed', message: t.err?.message });
+  return tests;
+}
+
+function parseVitest(file) {
+  const data = JSON.parse(readFileSync(file, 'utf8'));
+  const tests = [];
+  for (const f of data.testResults) {
+    const rel = path.relative(process.cwd(), f.name);
+    if (f.assertionResults.length === 0) tests.push({ name: `${rel} › (file)`, outcome: f.status === 'passed' ? 'passed' : 'failed', message: f.message });
+    for (const t of f.assertionResults) {
+      const outcome = t.status === 'passed' ? 'passed' : t.status === 'failed' ? 'failed' : 'skipped';
+      tests.push({ name: `${rel} › ${t.fullName}`, outcome, message: t.failureMessages?.join('\n') });
+    }
+  }
+  return tests;
+}
+
+function runSuite(scratch, suite, label, withAgent, counter) {
+  const out = path.join(scratch, `.peer-suite-${label}.json`);
+  const countFile = path.join(scratch, `.peer-suite-${label}.counts`);
+  rmSync(out, { force: true });
+  rmSync(countFile, { force: true });
+  const env = { ...process.env };
+  for (const k of Object.keys(env)) if (k.startsWith('ENDGUARD_') || k.startsWith('OTEL_')) delete env[k];
+  delete env.NODE_OPTIONS;
+  env.CI = '1';
+  if (withAgent) {
+    env.NODE_OPTIONS = `--require ${REGISTER} --require ${counter}`;
+    env.ENDGUARD_MODE = 'observe';
+    env.ENDGUARD_LOG = 'json';
+    env.PEER_SUITE_COUNT_FILE = countFile;
+  }
+  const [cmd, ...argv] = suite.command(out);
+  const started = Date.now();
+  const r = run(path.join(scratch, cmd), argv, { cwd: scratch, env, capture: true, timeout: 20 * 60_000 });
+  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  if (!existsSync(out)) {
+    console.error(r.stdout.slice(-4000));
+    console.error(r.stderr.slice(-4000));
+    fail(`${label} run produced no report (exit ${r.status})`);
+  }
+  const stderr = r.stderr ?? '';
+  const stdout = r.stdout ?? '';
+  const logged = (stderr + '\n' + stdout).split('\n').filter((l) => l.includes('{"endguard":1')).length;
+  const otherAgentLines = (stderr + '\n' + stdout).split('\n').filter((l) => /^endguard: /.test(l.trim()));
+  let published = 0;
+  const kinds = {};
+  if (existsSync(countFile)) {
+    for (const line of readFileSync(countFile, 'utf8').split('\n').filter(Boolean)) {
+      const c = JSON.parse(line);
+      published += c.total;
+      for (const [k, v] of Object.entries(c.counts)) kinds[k] = (kinds[k] ?? 0) + v;
+    }
+  }
+  writeFileSync(path.join(scratch, `.peer-suite-${label}.stderr`), stderr);
+  return { tests: suite.parse(out), exit: r.status, seconds, logged, published, kinds, otherAgentLines };
+}
+
+function keyed(tests) {
+  const map = new Map();
+  for (const t of tests) {
+    let key = t.name;
+    for (let i = 2; map.has(key); i++) key = `${t.name} #${i}`;
+    map.set(key, t);
+  }
+  return map;
+}
+
+const options = args();
+const suite = SUITES[options.suite];
+const scratch = prepare(options, suite);
+const counter = writeCounter(scratch);
+process.chdir(scratch);
+const commit = existsSync('.peer-suite-commit') ? readFileSync('.peer-suite-commit', 'utf8').trim() : '(from --src)';
+console.log(`suite: ${options.suite} (${suite.repo} ${commit})`);
+console.log(`node: ${process.execPath} ${process.version}`);
+
+const base = runSuite(scratch, suite, 'without', false, counter);
+const withAgent = runSuite(scratch, suite, 'with', true, counter);
+const a = keyed(base.tests);
+const b = keyed(withAgent.tests);
+let same = 0;
+let differ = 0;
+for (const key of new Set([...a.keys(), ...b.keys()])) {
+  const x = a.get(key);
+  const y = b.get(key);
+  if (x && y && x.outcome === y.outcome) {
+    same++;
+    continue;
+  }
+  differ++;
+  console.log(`DIFF ${key}: without=${x?.outcome ?? 'absent'} with=${y?.outcome ?? 'absent'}`);
+  const message = (y?.outcome === 'failed' ? y.message : x?.message) ?? '';
+  if (message) console.log('  ' + message.split('\n').slice(0, 6).join('\n  '));
+}
+const count = (tests, o) => tests.filter((t) => t.outcome === o).length;
+for (const [label, r] of [['without', base], ['with endguard', withAgent]]) {
+  console.log(`${label}: ${r.tests.length} tests, ${count(r.tests, 'passed')} passed, ${count(r.tests, 'failed')} failed, ${count(r.tests, 'skipped')} skipped, exit ${r.exit}, ${r.seconds} s`);
+}
+console.log(`endguard reports: ${withAgent.published} published on endguard:violation, ${withAgent.logged} JSON lines logged (rate-limited)`);
+for (const [k, v] of Object.entries(withAgent.kinds).sort((p, q) => q[1] - p[1])) console.log(`  ${v} × ${k}`);
+const warnings = [...new Set(withAgent.otherAgentLines)];
+if (warnings.length > 0) console.log(`endguard warnings:\n  ${warnings.slice(0, 10).join('\n  ')}`);
+console.log(`parity: ${same} passed, ${differ} failed`);
+process.exit(differ === 0 ? 0 : 1);

@@ -1,0 +1,240 @@
+import { describe, expect, it } from 'vitest';
+import { markedSite, runFixture, type Preload } from '../support/run';
+
+interface Case {
+  fixture: string;
+  args?: string[];
+  kind: string;
+  type: string;
+  method: string;
+  cause: string;
+  /** [marker, call text] of the expected end site; null when there is none */
+  end: [string, string] | null;
+  late: [string, string] | null;
+  hint?: RegExp;
+  client?: unknown;
+  exit?: number;
+}
+
+const cases: Case[] = [
+  {
+    fixture: 'missing-return.js',
+    kind: 'write-after-end',
+    type: 'ServerResponse',
+    method: 'end',
+    cause: 'missing-return',
+    end: ['end', 'res.end'],
+    late: ['late', 'res.end'],
+    hint: /^return after res\.end\(\.\.\.\)$/,
+    exit: 1, // the late end(chunk) emits 'error' on the response: unhandled, the process dies, as without the agent
+  },
+  {
+    fixture: 'late-callback.js',
+    kind: 'write-after-end',
+    type: 'ServerResponse',
+    method: 'end',
+    cause: 'late-callback',
+    end: ['end', 'res.end'],
+    late: ['late', 'res.end'],
+    client: { status: 504, body: 'timeout' },
+  },
+  {
+    fixture: 'express-missing-return.js',
+    kind: 'headers-after-sent',
+    type: 'ServerResponse',
+    method: 'setHeader',
+    cause: 'missing-return',
+    end: ['end', 'res.status(400).json'],
+    late: ['late', 'res.json'],
+    hint: /^return after res\.json\(\.\.\.\)$/,
+  },
+  {
+    fixture: 'express-double-send.js',
+    kind: 'headers-after-sent',
+    type: 'ServerResponse',
+    method: 'setHeader',
+    cause: 'double-send',
+    end: ['end', 'res.send'],
+    late: ['late', 'res.send'],
+    client: { status: 200, body: 'hello' },
+  },
+  {
+    fixture: 'express-next-after-send.js',
+    kind: 'headers-after-sent',
+    type: 'ServerResponse',
+    method: 'setHeader',
+    cause: 'next-after-send',
+    end: ['end', 'res.status(401).send'],
+    late: ['late', 'res.send'],
+    client: { status: 401, body: 'unauthorized' },
+  },
+  {
+    fixture: 'pipe-ended.js',
+    kind: 'write-after-end',
+    type: 'ServerResponse',
+    method: 'write',
+    cause: 'pipe-ended',
+    end: ['end', 'body.pipe'],
+    late: ['late', 'res.write'],
+    client: { status: 200, body: 'line 1\nline 2\n' },
+  },
+  {
+    fixture: 'pipeline-then-write.js',
+    kind: 'write-after-end',
+    type: 'ServerResponse',
+    method: 'write',
+    cause: 'pipe-ended',
+    end: ['end', 'pipeline'],
+    late: ['late', 'res.write'],
+  },
+  {
+    fixture: 'pipe-two-sources.js',
+    kind: 'write-after-end',
+    type: 'Writable',
+    method: 'write',
+    cause: 'pipe-multiple-sources',
+    end: ['end', 'quick.pipe'],
+    late: ['late', 'slow.pipe'],
+  },
+  {
+    fixture: 'proxy-client-disconnect.js',
+    args: ['late-data'],
+    kind: 'write-after-destroy',
+    type: 'ServerResponse',
+    method: 'write',
+    cause: 'client-disconnect',
+    end: null,
+    late: null, // only http-proxy's own pipe(): no frame of the app
+  },
+  {
+    fixture: 'proxy-client-disconnect.js',
+    args: ['error-handler'],
+    kind: 'write-after-destroy',
+    type: 'ServerResponse',
+    method: 'end',
+    cause: 'client-disconnect',
+    end: null,
+    late: ['late-error-handler', 'res.end'],
+  },
+  {
+    fixture: 'sse-client-disconnect.js',
+    kind: 'write-after-destroy',
+    type: 'ServerResponse',
+    method: 'write',
+    cause: 'client-disconnect',
+    end: null,
+    late: ['late', 'res.write'],
+  },
+  {
+    fixture: 'sse-cancel.js',
+    kind: 'write-after-end',
+    type: 'ServerResponse',
+    method: 'write',
+    cause: 'late-subscriber',
+    end: ['end', 'res.end'],
+    late: ['late', 'res.write'],
+    client: { status: 200, body: 'event: bye\n\n' },
+  },
+  {
+    fixture: 'double-end-pipe.js',
+    kind: 'double-end',
+    type: 'ServerResponse',
+    method: 'end',
+    cause: 'pipe-and-end',
+    end: ['end', 'body.pipe'],
+    late: ['late', 'res.end'],
+    client: { status: 200, body: 'hello\n' },
+  },
+  {
+    fixture: 'double-end.js',
+    kind: 'double-end',
+    type: 'WriteStream',
+    method: 'end',
+    cause: 'double-end',
+    end: ['end', 'out.end'],
+    late: ['late', 'out.end'],
+  },
+  {
+    fixture: 'headers-after-sent.js',
+    kind: 'headers-after-sent',
+    type: 'ServerResponse',
+    method: 'setHeader',
+    cause: 'headers-already-sent',
+    end: ['end', 'res.writeHead'],
+    late: ['late', 'res.setHeader'],
+    client: { status: 200, body: 'partial' },
+  },
+  {
+    fixture: 'http2-compat.js',
+    kind: 'write-after-end',
+    type: 'Http2ServerResponse',
+    method: 'end',
+    cause: 'double-send',
+    end: ['end', 'res.end'],
+    late: ['late', 'res.end'],
+  },
+];
+
+function check(c: Case, preload: Preload) {
+  return async () => {
+    const run = await runFixture(c.fixture, preload, { args: c.args });
+    const reports = run.reports;
+    expect(reports, run.stderr).toHaveLength(1);
+    const r = reports[0]!;
+    expect(r.endguard).toBe(1);
+    expect(r.kind).toBe(c.kind);
+    expect(r.type).toBe(c.type);
+    expect(r.method).toBe(c.method);
+    expect(r.cause).toBe(c.cause);
+    expect(r.mode).toBe('observe');
+    expect(r.capture).toBe('always');
+    expect(r.count).toBe(1);
+    if (c.end === null) {
+      expect(r.endSite).toBeNull();
+      expect(r.endSiteNote).toMatch(/client closed the connection/);
+    } else {
+      expect(r.endSite).toBe(markedSite(c.fixture, c.end[0], c.end[1]));
+      expect(r.endStack).toMatch(/\n {4}at /);
+    }
+    if (c.late === null) {
+      expect(r.lateSite).toMatch(/node_modules[/\\]http-proxy[/\\]/);
+    } else {
+      expect(r.lateSite).toBe(markedSite(c.fixture, c.late[0], c.late[1]));
+    }
+    expect(r.lateStack).toMatch(new RegExp(`^Error \\[${r.code}\\]`));
+    if (c.hint) expect(r.hint).toMatch(c.hint);
+    expect(r.hint.length).toBeGreaterThan(10);
+    if (c.cause === 'client-disconnect') {
+      expect(Date.parse(r.closedAt)).toBeGreaterThan(0);
+      expect(r.closedAgoMs).toBeGreaterThanOrEqual(0);
+    }
+    if (c.client !== undefined) expect(run.out.find((o) => 'client' in o)?.client).toEqual(c.client);
+    // observe mode: the same exit code and client output as without the agent
+    const bare = await runFixture(c.fixture, 'none', { args: c.args });
+    expect(run.code).toBe(bare.code);
+    expect(run.out).toEqual(bare.out);
+    if (c.exit !== undefined) expect(run.code).toBe(c.exit);
+  };
+}
+
+describe('each seed cause reports the kind, both sites and the cause', () => {
+  for (const c of cases) {
+    it(`${c.fixture} ${c.args?.join(' ') ?? ''} (--require)`, check(c, 'require'));
+  }
+  for (const c of cases.filter((c) => /missing-return|pipe-ended|sse-cancel|proxy/.test(c.fixture))) {
+    it(`${c.fixture} ${c.args?.join(' ') ?? ''} (--import)`, check(c, 'import'));
+  }
+});
+
+describe('ES module app', () => {
+  it('reports both sites of an .mjs app loaded with --import', async () => {
+    const run = await runFixture('esm-missing-return.mjs', 'import');
+    expect(run.reports).toHaveLength(1);
+    const r = run.reports[0]!;
+    expect(r.kind).toBe('write-after-end');
+    expect(r.endSite).toBe(markedSite('esm-missing-return.mjs', 'end', 'res.end'));
+    expect(r.lateSite).toBe(markedSite('esm-missing-return.mjs', 'late', 'res.end'));
+    expect(r.cause).toBe('missing-return');
+    expect(run.out[0]).toEqual({ client: { status: 200, body: 'cached' } });
+  });
+});
