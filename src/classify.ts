@@ -124,6 +124,9 @@ export function classify(input: ClassifyInput): Classification {
     if (input.between === null || leftABlock(input.between)) {
       return { cause: 'missing-return', hint: `return after ${endCall}` };
     }
+    if (!/Response$/.test(input.type)) {
+      return { cause: 'missing-return', hint: `${lateCall} runs after ${endCall} in the same function: write before ending, or return after ${endCall}` };
+    }
     return { cause: 'double-send', hint: `send one response per request: remove or guard the second ${lateCall}` };
   }
   if (synchronous) {

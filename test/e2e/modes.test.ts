@@ -1,0 +1,198 @@
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { FIXTURES, REGISTER_CJS, REGISTER_MJS, ROOT, markedSite, runFixture, runNode } from '../support/run';
+
+describe('observe (default)', () => {
+  it('a correct app under load produces zero reports and the same output as without the agent', async () => {
+    const run = await runFixture('clean-load.js', 'require', { timeoutMs: 60_000 });
+    expect(run.stderr).toBe('');
+    expect(run.reports).toHaveLength(0);
+    expect(run.out).toEqual([{ statuses: { 200: 500, 201: 100 } }]);
+    expect(run.code).toBe(0);
+  }, 90_000);
+
+  it('crashes exactly as Node does on an unhandled late write, after printing the report', async () => {
+    const bare = await runFixture('missing-return.js', 'none');
+    const run = await runFixture('missing-return.js', 'require');
+    expect(run.code).toBe(1);
+    expect(bare.code).toBe(1);
+    expect(run.stderr).toMatch(/Error \[ERR_STREAM_WRITE_AFTER_END\]: write after end/);
+    expect(run.stderr.indexOf('"endguard":1')).toBeLessThan(run.stderr.indexOf('Unhandled'));
+  });
+});
+
+describe('enforce', () => {
+  it('drops the late write: no crash, the first response intact for the client', async () => {
+    const run = await runFixture('missing-return.js', 'require', { env: { ENDGUARD_MODE: 'enforce' } });
+    expect(run.code).toBe(0);
+    expect(run.out).toEqual([{ client: { status: 200, body: 'not found' } }]);
+    expect(run.reports).toHaveLength(1);
+    expect(run.reports[0]).toMatchObject({ kind: 'write-after-end', mode: 'enforce', cause: 'missing-return' });
+    expect(run.stderr).not.toMatch(/Unhandled/);
+  });
+
+  it('write() returns false, emits no error, and its callback gets ERR_STREAM_WRITE_AFTER_END asynchronously', async () => {
+    const bare = await runFixture('enforce-callback.js', 'none');
+    expect(bare.out).toEqual([{ events: ['returned:false', 'callback:ERR_STREAM_WRITE_AFTER_END', 'error:ERR_STREAM_WRITE_AFTER_END'] }]);
+    const run = await runFixture('enforce-callback.js', 'require', { env: { ENDGUARD_MODE: 'enforce' } });
+    expect(run.out).toEqual([{ events: ['returned:false', 'callback:ERR_STREAM_WRITE_AFTER_END'] }]);
+    expect(run.reports).toHaveLength(1);
+  });
+
+  it('keeps Express alive on a double res.json: no ERR_HTTP_HEADERS_SENT, the first body delivered, one report', async () => {
+    const run = await runFixture('express-double-send.js', 'require', { env: { ENDGUARD_MODE: 'enforce' } });
+    expect(run.out).toEqual([{ client: { status: 200, body: 'hello' } }]);
+    expect(run.reports).toHaveLength(1);
+    expect(run.reports[0]).toMatchObject({ kind: 'headers-after-sent', cause: 'double-send', mode: 'enforce' });
+  });
+
+  it('observe leaves the same Express app to Node: the error reaches the error handler', async () => {
+    const run = await runFixture('express-double-send.js', 'require');
+    expect(run.out).toContainEqual({ expressError: 'ERR_HTTP_HEADERS_SENT' });
+  });
+});
+
+describe('strict', () => {
+  it('throws synchronously at the late call site, naming the end site', async () => {
+    const run = await runFixture('strict-throw.js', 'require', { env: { ENDGUARD_MODE: 'strict' } });
+    const endSite = markedSite('strict-throw.js', 'end', 'stream.end');
+    const lateSite = markedSite('strict-throw.js', 'late', 'stream.write');
+    expect(run.out).toHaveLength(1);
+    const out = run.out[0]!;
+    expect(out.thrown).toBe(true);
+    expect(out.message).toContain(`ended at ${endSite}`);
+    expect(out.code).toBe('ERR_ENDGUARD_WRITE_AFTER_END');
+    expect(out.top).toContain(lateSite);
+    expect(run.reports[0]).toMatchObject({ mode: 'strict', endSite, lateSite });
+  });
+});
+
+describe('off', () => {
+  it('patches nothing', async () => {
+    const on = await runFixture('off-mode.js', 'require');
+    expect(on.out[0]).toMatchObject({ writable: true, duplex: true, pipe: true, outgoing: true });
+    const off = await runFixture('off-mode.js', 'require', { env: { ENDGUARD_MODE: 'off' } });
+    expect(off.out[0]).toMatchObject({ writable: false, duplex: false, pipe: false, outgoing: false });
+    const bare = await runFixture('off-mode.js', 'none');
+    // wrappers keep the originals' names and lengths
+    expect(on.out[0]!.names).toEqual(bare.out[0]!.names);
+    expect(on.out[0]!.lengths).toEqual(bare.out[0]!.lengths);
+    const late = await runFixture('late-callback.js', 'require', { env: { ENDGUARD_MODE: 'off' } });
+    expect(late.reports).toHaveLength(0);
+    expect(late.stderr).toBe('');
+  });
+});
+
+describe('loading', () => {
+  it('--require and --import together patch once and report once', async () => {
+    const run = await runNode(['--require', REGISTER_CJS, '--import', REGISTER_MJS, path.join(FIXTURES, 'late-callback.js')]);
+    expect(run.reports).toHaveLength(1);
+    expect(run.stderr.split('\n').filter((l) => l.startsWith('endguard:'))).toEqual([]);
+  });
+
+  it('works from NODE_OPTIONS', async () => {
+    const run = await runNode([path.join(FIXTURES, 'late-callback.js')], { env: { NODE_OPTIONS: `--require ${REGISTER_CJS}` } });
+    expect(run.reports).toHaveLength(1);
+  });
+
+  it('a second installed copy stays inactive and warns once', async () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'endguard-copy-'));
+    try {
+      const copy = path.join(dir, 'node_modules', 'endguard');
+      for (const entry of ['dist', 'register.cjs', 'register.mjs', 'package.json']) cpSync(path.join(ROOT, entry), path.join(copy, entry), { recursive: true });
+      cpSync(path.join(ROOT, 'node_modules', 'shimmer'), path.join(dir, 'node_modules', 'shimmer'), { recursive: true });
+      const run = await runNode(['--require', REGISTER_CJS, '--import', path.join(copy, 'register.mjs'), path.join(FIXTURES, 'late-callback.js')]);
+      expect(run.reports).toHaveLength(1);
+      const warnings = run.stderr.split('\n').filter((l) => l.startsWith('endguard: another copy'));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0]).toContain(copy);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('programmatic start() after the app created its streams still sees late writes', async () => {
+    const run = await runFixture('programmatic-start.js', 'none');
+    expect(run.reports).toHaveLength(1);
+    expect(run.reports[0]).toMatchObject({ kind: 'write-after-end', endSite: null });
+    expect(run.out).toEqual([{ started: true, stopped: true, afterStop: 0 }]);
+  });
+});
+
+describe('capture policy', () => {
+  it('armed (NODE_ENV=production): the first report has the late site only, the next one both', async () => {
+    const run = await runFixture('armed-repeat.js', 'require', { env: { NODE_ENV: 'production' } });
+    expect(run.reports).toHaveLength(2);
+    const [first, second] = run.reports;
+    const endSite = markedSite('armed-repeat.js', 'end', 'res.status(400).json');
+    const lateSite = markedSite('armed-repeat.js', 'late', 'res.json');
+    expect(first).toMatchObject({ capture: 'armed', endSite: null, lateSite, kind: 'headers-after-sent' });
+    expect(first!.endSiteNote).toMatch(/next occurrence/);
+    expect(second).toMatchObject({ capture: 'armed', endSite, lateSite, cause: 'missing-return' });
+  });
+
+  it('ENDGUARD_CAPTURE=always overrides NODE_ENV=production', async () => {
+    const run = await runFixture('armed-repeat.js', 'require', { env: { NODE_ENV: 'production', ENDGUARD_CAPTURE: 'always' } });
+    expect(run.reports[0]).toMatchObject({ capture: 'always', endSite: markedSite('armed-repeat.js', 'end', 'res.status(400).json') });
+    expect(run.reports).toHaveLength(1); // the second is a repeat of the same (endSite, lateSite, kind): counted, not printed
+  });
+});
+
+describe('reports', () => {
+  it('pretty (default): both sites with a source excerpt and caret, cause, hint', async () => {
+    const run = await runFixture('late-callback.js', 'require', { env: { ENDGUARD_LOG: undefined } });
+    const end = markedSite('late-callback.js', 'end', 'res.end');
+    const late = markedSite('late-callback.js', 'late', 'res.end');
+    expect(run.stderr).toContain('endguard: write-after-end on ServerResponse.end() (ERR_STREAM_WRITE_AFTER_END) [mode=observe, capture=always]');
+    expect(run.stderr).toContain(`ended at        ${end}`);
+    expect(run.stderr).toContain(`late call       ${late}`);
+    expect(run.stderr).toMatch(/\n {4}13 \| {4}res\.end\('timeout'\); \/\/ endguard:end\n {7}\| {9}\^\n/);
+    expect(run.stderr).toMatch(/cause: late-callback: a callback responded after res\.end\(\.\.\.\)/);
+  });
+
+  it('dedupes the same (endSite, lateSite, kind) and prints a counter after the window', async () => {
+    const run = await runFixture('repeat-violations.js', 'require', { env: { ENDGUARD_LOG: 'pretty', ENDGUARD_DEDUPE_WINDOW: '1' } });
+    const blocks = run.stderr.split('\n').filter((l) => l.startsWith('endguard: write-after-end'));
+    expect(blocks).toHaveLength(2);
+    expect(run.stderr).toContain('seen 5 times in the last 1 s (total 6)');
+    expect(run.stderr).toContain('endguard: 4 repeated or rate-limited reports were counted but not printed');
+  });
+
+  it('json: one object per line; the count grows per key', async () => {
+    const run = await runFixture('repeat-violations.js', 'require', { env: { ENDGUARD_DEDUPE_WINDOW: '0' } });
+    expect(run.reports.map((r) => r.count)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
+  it('publishes on diagnostics_channel endguard:violation with the stream as target, even with the log off', async () => {
+    const run = await runFixture('channel-subscriber.js', 'require', { env: { ENDGUARD_LOG: 'off' } });
+    expect(run.stderr).toBe('');
+    expect(run.out).toEqual([
+      {
+        kind: 'write-after-end',
+        endSite: markedSite('channel-subscriber.js', 'end', 'stream.end'),
+        lateSite: markedSite('channel-subscriber.js', 'late', 'stream.write'),
+        targetIsStream: true,
+        keys: ['capture', 'cause', 'code', 'count', 'endMethod', 'endSite', 'endStack', 'endguard', 'hint', 'kind', 'lateSite', 'lateStack', 'method', 'mode', 'type'],
+        serializable: true,
+      },
+    ]);
+  });
+
+  it('never contains a payload, a header value or a query string', async () => {
+    const run = await runFixture('no-payload.js', 'require');
+    expect(run.reports).toHaveLength(1);
+    expect(run.stderr).not.toMatch(/QUERYSECRET41|HEADERSECRET42|token=/);
+  });
+
+  it('maps sites back to TypeScript sources with --enable-source-maps', async () => {
+    const ts = 'ts/missing-return.ts';
+    const mapped = await runFixture('ts/missing-return.js', 'require', { nodeArgs: ['--enable-source-maps'] });
+    expect(mapped.reports).toHaveLength(1);
+    expect(mapped.reports[0]).toMatchObject({ endSite: markedSite(ts, 'end', 'res.end'), lateSite: markedSite(ts, 'late', 'res.end') });
+    expect(mapped.reports[0]!.lateStack).toContain('missing-return.ts');
+    const unmapped = await runFixture('ts/missing-return.js', 'require');
+    expect(unmapped.reports[0]!.endSite).toMatch(/missing-return\.js:\d+:\d+$/);
+  });
+});
