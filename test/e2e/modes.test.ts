@@ -148,7 +148,7 @@ describe('reports', () => {
     expect(run.stderr).toContain('endguard: write-after-end on ServerResponse.end() (ERR_STREAM_WRITE_AFTER_END) [mode=observe, capture=always]');
     expect(run.stderr).toContain(`ended at        ${end}`);
     expect(run.stderr).toContain(`late call       ${late}`);
-    expect(run.stderr).toMatch(/\n {4}13 \| {4}res\.end\('timeout'\); \/\/ endguard:end\n {7}\| {9}\^\n/);
+    expect(run.stderr).toMatch(/\n {4}13 \| {5}res\.end\('timeout'\); \/\/ endguard:end\n {7}\| {9}\^\n/);
     expect(run.stderr).toMatch(/cause: late-callback: a callback responded after res\.end\(\.\.\.\)/);
   });
 
