@@ -1,0 +1,33 @@
+import { describe, expect, it } from 'vitest';
+import { markedSite, runFixture } from '../support/run';
+
+const TYPES = ['Writable', 'PassThrough', 'Transform', 'Duplex', 'WriteStream', 'Gzip', 'Socket'];
+const OPS = [
+  { op: 'write', kind: 'write-after-end', method: 'write', end: ['end', 'stream.end'], late: ['late', 'stream.write'], cause: 'missing-return' },
+  { op: 'end-chunk', kind: 'write-after-end', method: 'end', end: ['end2', 'stream.end'], late: ['late-end-chunk', "stream.end('late')"], cause: 'missing-return' },
+  { op: 'destroy', kind: 'write-after-destroy', method: 'write', end: ['destroy', 'stream.destroy'], late: ['late-destroy', 'stream.write'], cause: 'destroyed' },
+] as const;
+
+describe('every Node stream type: Writable, Duplex copies, net.Socket, fs, zlib', () => {
+  for (const type of TYPES) {
+    for (const c of OPS) {
+      it(`${type} ${c.op}`, async () => {
+        const run = await runFixture('stream-types.js', 'require', { args: [type, c.op] });
+        expect(run.reports, run.stderr).toHaveLength(1);
+        const late = c.late[1].startsWith('stream.end(') ? markedSite('stream-types.js', c.late[0], 'stream.end') : markedSite('stream-types.js', c.late[0], c.late[1]);
+        expect(run.reports[0]).toMatchObject({
+          kind: c.kind,
+          type,
+          method: c.method,
+          cause: c.cause,
+          endSite: markedSite('stream-types.js', c.end[0], c.end[1]),
+          lateSite: late,
+          endMethod: c.op === 'destroy' ? 'destroy' : 'end',
+        });
+        expect(run.out).toContainEqual({ done: type });
+        const bare = await runFixture('stream-types.js', 'none', { args: [type, c.op] });
+        expect(run.out).toEqual(bare.out);
+      });
+    }
+  }
+});
