@@ -108,7 +108,8 @@ function prepare(options, suite) {
 }
 
 // A second preload, loaded after endguard, that counts every published violation (the log is
-// rate-limited, so stderr lines undercount) and appends the count to a file at exit.
+// rate-limited, so stderr lines undercount). Test runners may kill their workers without an
+// 'exit' event, so each message is appended at once (the volume is small), up to a cap.
 function writeCounter(scratch) {
   const file = path.join(scratch, '.peer-suite-counter.cjs');
   writeFileSync(
@@ -116,10 +117,11 @@ function writeCounter(scratch) {
     `const dc = require('node:diagnostics_channel');
 const fs = require('node:fs');
 const out = process.env.PEER_SUITE_COUNT_FILE;
-const counts = {};
-let total = 0;
-dc.subscribe('endguard:violation', (m) => { total++; const k = m.kind + ' ' + m.cause; counts[k] = (counts[k] || 0) + 1; });
-process.on('exit', () => { if (out && total > 0) try { fs.appendFileSync(out, JSON.stringify({ pid: process.pid, total, counts }) + '\\n'); } catch {} });
+let n = 0;
+dc.subscribe('endguard:violation', (m) => {
+  if (!out || ++n > 10000) return;
+  try { fs.appendFileSync(out, JSON.stringify({ pid: process.pid, kind: m.kind, cause: m.cause, endSite: m.endSite, lateSite: m.lateSite }) + '\\n'); } catch {}
+});
 `,
   );
   return file;
@@ -188,8 +190,10 @@ function runSuite(scratch, suite, label, withAgent, counter) {
   if (existsSync(countFile)) {
     for (const line of readFileSync(countFile, 'utf8').split('\n').filter(Boolean)) {
       const c = JSON.parse(line);
-      published += c.total;
-      for (const [k, v] of Object.entries(c.counts)) kinds[k] = (kinds[k] ?? 0) + v;
+      published++;
+      const rel = (site) => (site === null ? 'null' : path.relative(scratch, site));
+      const k = `${c.kind} (${c.cause}) end=${rel(c.endSite)} late=${rel(c.lateSite)}`;
+      kinds[k] = (kinds[k] ?? 0) + 1;
     }
   }
   writeFileSync(path.join(scratch, `.peer-suite-${label}.stderr`), stderr);

@@ -91,7 +91,8 @@ export function runFixture(
 export function markedSite(fixture: string, name: string, call: string): string {
   const file = path.isAbsolute(fixture) ? fixture : path.join(FIXTURES, fixture);
   const lines = readFileSync(file, 'utf8').split('\n');
-  const index = lines.findIndex((l) => l.includes(`endguard:${name}`) && !l.includes(`endguard:${name}-`));
+  const marker = new RegExp(`endguard:${name}(?![\\w-])`);
+  const index = lines.findIndex((l) => marker.test(l));
   if (index === -1) throw new Error(`no // endguard:${name} marker in ${fixture}`);
   const line = lines[index]!;
   const col = line.indexOf(call);
