@@ -40,7 +40,7 @@ function missing(error: unknown): boolean {
 }
 
 /** `>=22.15.0`-style engine ranges only; anything fancier is not checked. */
-export function satisfiesMinimum(range: string | undefined, nodeVersion: string): boolean {
+function satisfiesMinimum(range: string | undefined, nodeVersion: string): boolean {
   const min = range === undefined ? null : /^>=\s*(\d+)\.(\d+)\.(\d+)$/.exec(range.trim());
   if (min === null) return true;
   const have = nodeVersion.replace(/^v/, '').split('.').map(Number);

@@ -40,14 +40,23 @@ type Attributes = Record<string, string | number>;
 interface OtelContext {
   getValue(key: symbol): unknown;
 }
+interface OtelSpanContext {
+  traceId: string;
+  spanId: string;
+}
 interface OtelSpan {
+  spanContext(): OtelSpanContext;
   isRecording(): boolean;
   addEvent(name: string, attributes?: Attributes): unknown;
   setStatus(status: { code: number; message?: string }): unknown;
   end(): void;
 }
 interface OtelTracer {
-  startSpan(name: string, options?: { kind?: number; attributes?: Attributes }, context?: OtelContext): OtelSpan;
+  startSpan(
+    name: string,
+    options?: { kind?: number; attributes?: Attributes; links?: { context: OtelSpanContext }[] },
+    context?: OtelContext,
+  ): OtelSpan;
 }
 interface OtelRegistry {
   version?: string;
@@ -189,19 +198,20 @@ function onViolation(message: unknown): void {
     const attributes = exceptionAttributes(report);
     const lateContext = api.context.active();
     const active = contextSpan(lateContext);
-    if (active !== undefined && active.isRecording()) {
-      active.addEvent(EVENT_EXCEPTION, attributes);
-      return;
-    }
+    const endContext = (message as Record<symbol, unknown>)[kEndContext];
+    const ended = contextSpan(endContext);
+    const recording = active !== undefined && active.isRecording();
+    if (recording) active.addEvent(EVENT_EXCEPTION, attributes);
+    // Done when that span is in the broken request's trace (the usual synchronous case). Not
+    // when the late call runs for another request (a pub-sub message published by it): the
+    // event above tells that request what its code did, the span below tells the broken one.
+    if (recording && (ended === undefined || ended.spanContext().traceId === active.spanContext().traceId)) return;
     // The request's span has usually ended by now (an event on it would be dropped): report
     // under the span that was active when the stream was ended, in a span of our own.
-    const endContext = (message as Record<symbol, unknown>)[kEndContext];
-    const parent = contextSpan(endContext) !== undefined ? (endContext as OtelContext) : lateContext;
-    const span = tracerOf(api as Parameters<typeof tracerOf>[0]).startSpan(
-      SPAN_NAME_PREFIX + report.kind,
-      { kind: SPAN_KIND_INTERNAL, attributes: spanAttributes(report) },
-      parent,
-    );
+    const parent = ended !== undefined ? (endContext as OtelContext) : lateContext;
+    const options: Parameters<OtelTracer['startSpan']>[1] = { kind: SPAN_KIND_INTERNAL, attributes: spanAttributes(report) };
+    if (recording) options.links = [{ context: active.spanContext() }];
+    const span = tracerOf(api as Parameters<typeof tracerOf>[0]).startSpan(SPAN_NAME_PREFIX + report.kind, options, parent);
     span.addEvent(EVENT_EXCEPTION, attributes);
     span.setStatus({ code: SPAN_STATUS_ERROR, message: `${report.code}: ${attributes[ATTR_EXCEPTION_MESSAGE]}` });
     span.end();
