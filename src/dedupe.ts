@@ -39,9 +39,10 @@ export class LogThrottle {
     private readonly perSecond: number,
     private readonly windowMs: number,
     private readonly maxKeys = 1000,
+    now = Date.now(),
   ) {
     this.tokens = perSecond;
-    this.refilledAt = Date.now();
+    this.refilledAt = now;
   }
 
   /** 0 when the line is suppressed; else the occurrences since this key last printed. */

@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+import { readConfig } from '../../src/config';
+import { classify, type ClassifyInput } from '../../src/classify';
+import { LogThrottle, OccurrenceCounter, dedupeKey } from '../../src/dedupe';
+import { callExpressionAt } from '../../src/source';
+import { ArmedKeys, armKeyOf } from '../../src/state';
+import type { Frame } from '../../src/internal-types';
+
+function frame(file: string, line: number, fnLine: number, kind: Frame['kind'] = 'user', fn: string | null = null): Frame {
+  return { file, line, column: 5, fn, fnLine, fnColumn: 1, kind };
+}
+
+const base: ClassifyInput = {
+  kind: 'write-after-end',
+  method: 'end',
+  type: 'ServerResponse',
+  endFrames: null,
+  lateFrames: [],
+  endFromPipe: false,
+  lateFromPipe: false,
+  pipeCount: 0,
+  sameExecution: null,
+  clientDisconnect: false,
+  endCall: 'res.end(...)',
+  lateCall: 'res.end(...)',
+  between: null,
+  headersFlushedBy: null,
+  lateHeaderCall: false,
+};
+
+describe('classify', () => {
+  it('same function, branch left without return → missing-return', () => {
+    const c = classify({ ...base, endFrames: [frame('/a.js', 3, 1)], lateFrames: [frame('/a.js', 5, 1)], between: ['  if (x) { res.end()', '  }', '  res.end()'] });
+    expect(c).toEqual({ cause: 'missing-return', hint: 'return after res.end(...)' });
+  });
+  it('same function, straight line → double-send for responses', () => {
+    const c = classify({ ...base, endFrames: [frame('/a.js', 3, 1)], lateFrames: [frame('/a.js', 4, 1)], between: ['res.send(1)', 'res.send(2)'] });
+    expect(c.cause).toBe('double-send');
+  });
+  it('anonymous functions are told apart by where they start', () => {
+    const c = classify({ ...base, sameExecution: false, endFrames: [frame('/a.js', 3, 2)], lateFrames: [frame('/a.js', 5, 4)] });
+    expect(c.cause).toBe('late-callback');
+  });
+  it('different function in the same execution via a router → next-after-send', () => {
+    const router = frame('/app/node_modules/router/lib/layer.js', 10, 1, 'dependency', 'handle');
+    const c = classify({ ...base, sameExecution: true, endFrames: [frame('/a.js', 3, 1)], lateFrames: [frame('/a.js', 9, 8), router] });
+    expect(c.cause).toBe('next-after-send');
+  });
+  it('a listener called by an EventEmitter after the end → late-subscriber', () => {
+    const emit = frame('node:events', 1, 1, 'internal', 'emit');
+    const c = classify({ ...base, sameExecution: false, endFrames: [frame('/a.js', 3, 2)], lateFrames: [frame('/a.js', 9, 8), emit] });
+    expect(c.cause).toBe('late-subscriber');
+  });
+  it('pipes and disconnects win over call positions', () => {
+    expect(classify({ ...base, endFromPipe: true, pipeCount: 1 }).cause).toBe('pipe-ended');
+    expect(classify({ ...base, endFromPipe: true, pipeCount: 2 }).cause).toBe('pipe-multiple-sources');
+    expect(classify({ ...base, kind: 'double-end', endFromPipe: true }).cause).toBe('pipe-and-end');
+    expect(classify({ ...base, kind: 'write-after-destroy', clientDisconnect: true }).cause).toBe('client-disconnect');
+    expect(classify({ ...base, kind: 'write-after-destroy' }).cause).toBe('destroyed');
+  });
+  it('setHeader after the user’s own writeHead → headers-already-sent', () => {
+    const c = classify({ ...base, kind: 'headers-after-sent', headersFlushedBy: 'writeHead', lateHeaderCall: true, endCall: 'res.writeHead(...)', lateCall: 'res.setHeader(...)' });
+    expect(c.cause).toBe('headers-already-sent');
+    expect(c.hint).toContain('res.writeHead(...) already sent the headers');
+  });
+});
+
+describe('callExpressionAt', () => {
+  it('names the receiver and method V8 points at', () => {
+    expect(callExpressionAt("    res.status(400).json({ a: 1 })", 21)).toBe('res.json(...)');
+    expect(callExpressionAt('  res.end()', 7)).toBe('res.end(...)');
+    expect(callExpressionAt('  pipeline(a, b)', 3)).toBe('pipeline(...)');
+  });
+});
+
+describe('config', () => {
+  it('defaults, NODE_ENV=production → armed', () => {
+    expect(readConfig({}).config).toMatchObject({ mode: 'observe', log: 'pretty', capture: 'always', stackDepth: 10 });
+    expect(readConfig({ NODE_ENV: 'production' }).config.capture).toBe('armed');
+  });
+  it('one warning per bad variable, naming it and the allowed values; bounded and escaped', () => {
+    const { config, warnings } = readConfig({ ENDGUARD_MODE: 'x'.repeat(100_000), ENDGUARD_LOG: 'ünïcode', ENDGUARD_STACK_DEPTH: '-1', ENDGUARD_TYPO: '1' });
+    expect(config.mode).toBe('observe');
+    expect(warnings).toHaveLength(4);
+    expect(warnings[0]).toMatch(/^endguard: ignoring ENDGUARD_MODE="x{40}\\u2026": allowed values are observe, enforce, strict, off; using observe$/);
+    expect(warnings[1]).toContain('\\u00fc');
+    expect(warnings[3]).toContain('unknown variable ENDGUARD_TYPO');
+  });
+  it('programmatic options are validated like the environment', () => {
+    const { config, warnings } = readConfig({}, { mode: 'enforce', stackDepth: 0 });
+    expect(config.mode).toBe('enforce');
+    expect(config.stackDepth).toBe(10);
+    expect(warnings).toHaveLength(1);
+  });
+});
+
+describe('dedupe and rate limit', () => {
+  it('counts per key, bounded', () => {
+    const counter = new OccurrenceCounter(2);
+    expect(counter.add('a')).toBe(1);
+    expect(counter.add('a')).toBe(2);
+    counter.add('b');
+    counter.add('c');
+    expect(counter.add('a')).toBe(1); // evicted
+  });
+  it('prints a key once per window, then with the number seen; caps lines per second', () => {
+    const t = new LogThrottle(2, 1000, 1000, 0);
+    const key = dedupeKey('/a:1:1', '/a:2:1', 'write-after-end');
+    expect(t.admit(key, 0)).toBe(1);
+    expect(t.admit(key, 10)).toBe(0);
+    expect(t.admit(key, 20)).toBe(0);
+    expect(t.admit(key, 1500)).toBe(3);
+    expect(t.admit('k1', 1500)).toBe(1);
+    expect(t.admit('k2', 1500)).toBe(0); // bucket empty
+    expect(t.suppressed).toBe(3);
+  });
+});
+
+describe('armed keys', () => {
+  it('method + path without the query for responses, the class otherwise; expiring and bounded', () => {
+    expect(armKeyOf({ req: { method: 'GET', url: '/a?token=1' } })).toBe('GET /a');
+    expect(armKeyOf({ req: { method: 'GET', originalUrl: '/api/a?x', url: '/a' } })).toBe('GET /api/a');
+    class PassThrough {}
+    expect(armKeyOf(new PassThrough())).toBe('PassThrough');
+    const keys = new ArmedKeys(2, 100);
+    keys.arm('a', 0);
+    expect(keys.has('a', 50)).toBe(true);
+    expect(keys.has('a', 150)).toBe(false);
+    keys.arm('a', 0);
+    keys.arm('b', 0);
+    keys.arm('c', 0);
+    expect(keys.has('a', 1)).toBe(false);
+    expect(keys.size).toBe(2);
+  });
+});
