@@ -124,7 +124,9 @@ export function resolveStack(capture: Capture | null, name: string, message: str
     }
     if (typeof userPrepare === 'function') {
       try {
-        return userPrepare(error, sites);
+        // Node's own default (ErrorPrepareStackTrace, which applies source maps) or the user's
+        const formatted: unknown = userPrepare(error, sites);
+        if (typeof formatted === 'string') return formatted;
       } catch {
         // a broken user formatter must not lose the report
       }

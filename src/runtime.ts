@@ -34,6 +34,21 @@ export function shouldCapture(stream: object): boolean {
   return runtime.armed.size !== 0 && runtime.armed.has(armKeyOf(stream));
 }
 
+const warnedKeys = new Set<string>();
+/** One line on stderr per key, written with every wrapper in pass-through. */
+export function warnOnce(key: string, line: string): void {
+  if (warnedKeys.has(key)) return;
+  warnedKeys.add(key);
+  runtime.reporting = true;
+  try {
+    process.stderr.write(line + '\n');
+  } catch {
+    // stderr gone: nothing else to do
+  } finally {
+    runtime.reporting = false;
+  }
+}
+
 let warned = false;
 /** One warning for the agent's own failures; the failing hook turns itself into a pass-through. */
 export function warnInternal(where: string, error: unknown): void {
