@@ -59,10 +59,12 @@ export function markDisconnected(res: object): StreamRecord | undefined {
 }
 
 export function recordHeaders(res: object, method: string, above: Function): void {
+  const capture = shouldCapture(res);
+  if (!capture && recordOf(res) === undefined) return;
   const record = ensureRecord(res);
   if (record === undefined || record.headerMethod !== null) return;
   record.headerMethod = method;
-  if (shouldCapture(res)) record.headerCapture = captureStack(runtime.config.stackDepth, above);
+  if (capture) record.headerCapture = captureStack(runtime.config.stackDepth, above);
   record.headerAsyncId = executionAsyncId();
 }
 

@@ -14,14 +14,19 @@ type AnyWritable = Writable & { _writableState?: WritableState };
 
 /** Records the first end or destroy of a stream (site captured per the capture policy). */
 export function recordFirst(stream: object, first: typeof FIRST_END | typeof FIRST_DESTROY, method: string, above: Function): void {
+  const capture = shouldCapture(stream);
+  const context = runtime.captureContext === null ? undefined : runtime.captureContext();
+  // armed policy, nothing armed, no tracing: keep nothing at all (Node's own flags still tell
+  // ended from destroyed at the late call). Otherwise one record, created once.
+  if (!capture && context === undefined && recordOf(stream) === undefined) return;
   const record = ensureRecord(stream);
   if (record === undefined || record.first !== FIRST_NONE) return;
   record.first = first;
   record.endMethod = method;
   record.endAsyncId = executionAsyncId();
   record.endTime = Date.now();
-  if (shouldCapture(stream)) record.endCapture = captureStack(runtime.config.stackDepth, above);
-  if (runtime.captureContext !== null) record.endContext = runtime.captureContext();
+  if (capture) record.endCapture = captureStack(runtime.config.stackDepth, above);
+  record.endContext = context;
 }
 
 function hasChunk(chunk: unknown): boolean {
