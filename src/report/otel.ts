@@ -79,7 +79,9 @@ function captureContext(): unknown {
   const api = holder[REGISTRY_KEY];
   if (api === undefined || api.trace === undefined || api.context === undefined) return undefined;
   try {
-    return api.context.active();
+    const context = api.context.active();
+    // no span to parent a later report under (e.g. a stream outside any request): keep nothing
+    return contextSpan(context) === undefined ? undefined : context;
   } catch (error) {
     fail(error);
     return undefined;
