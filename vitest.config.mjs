@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 30_000,
     pool: 'forks',
+    // the JSON copy lets .ci/run print a plain "N passed, N failed" line
+    reporters: ['default', ['json', { outputFile: '.cache/vitest-results.json' }]],
   },
 });
