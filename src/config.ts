@@ -81,7 +81,9 @@ export function readConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
     mode: pick(env, 'ENDGUARD_MODE', MODES, 'observe', warnings),
     log: pick(env, 'ENDGUARD_LOG', LOGS, 'pretty', warnings),
     capture: pick(env, 'ENDGUARD_CAPTURE', CAPTURES, captureDefault, warnings),
-    stackDepth: integer(env, 'ENDGUARD_STACK_DEPTH', 1, 100, 10, warnings),
+    // each captured frame costs ~0.5–0.7 µs inside a server: 6 reaches the user's frame below
+    // Express's res.json → res.send → res.end and keeps the per-response capture short
+    stackDepth: integer(env, 'ENDGUARD_STACK_DEPTH', 1, 100, 6, warnings),
     rateLimit: integer(env, 'ENDGUARD_RATE_LIMIT', 1, 10000, 10, warnings),
     dedupeWindow: integer(env, 'ENDGUARD_DEDUPE_WINDOW', 0, 86400, 60, warnings),
   };

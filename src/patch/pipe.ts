@@ -5,6 +5,9 @@ import { runtime, shouldCapture } from '../runtime';
 import { failed, wrapMethod, type Hook } from './wrap';
 
 const MAX_PIPES = 4;
+// pipe() is often called by a library (send, pipeline) a few frames below the user's call,
+// and pipes are far rarer than ends: a deeper capture here is cheap overall.
+const PIPE_DEPTH = 12;
 
 /** Remembers, on the destination, where each pipe into it was set up (pipeline() uses pipe() too). */
 function makePipe(original: Function, hook: Hook): Function {
@@ -15,7 +18,7 @@ function makePipe(original: Function, hook: Hook): Function {
         if (record !== undefined) {
           const pipes = (record.pipes ??= []);
           if (pipes.length < MAX_PIPES) {
-            pipes.push({ source: this, capture: shouldCapture(dest) ? captureStack(runtime.config.stackDepth, pipe) : null });
+            pipes.push({ source: this, capture: shouldCapture(dest) ? captureStack(Math.max(runtime.config.stackDepth, PIPE_DEPTH), pipe) : null });
           }
         }
       } catch (error) {

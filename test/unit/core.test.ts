@@ -75,7 +75,7 @@ describe('callExpressionAt', () => {
 
 describe('config', () => {
   it('defaults, NODE_ENV=production → armed', () => {
-    expect(readConfig({}).config).toMatchObject({ mode: 'observe', log: 'pretty', capture: 'always', stackDepth: 10 });
+    expect(readConfig({}).config).toMatchObject({ mode: 'observe', log: 'pretty', capture: 'always', stackDepth: 6 });
     expect(readConfig({ NODE_ENV: 'production' }).config.capture).toBe('armed');
   });
   it('one warning per bad variable, naming it and the allowed values; bounded and escaped', () => {
@@ -89,7 +89,7 @@ describe('config', () => {
   it('programmatic options are validated like the environment', () => {
     const { config, warnings } = readConfig({}, { mode: 'enforce', stackDepth: 0 });
     expect(config.mode).toBe('enforce');
-    expect(config.stackDepth).toBe(10);
+    expect(config.stackDepth).toBe(6);
     expect(warnings).toHaveLength(1);
   });
 });
