@@ -108,7 +108,7 @@ export function classify(input: ClassifyInput): Classification {
     return { cause: 'double-end', hint: `end() is called twice: keep one ${endCall.replace('(...)', '()')} (guard with ${target}.writableEnded)` };
   }
 
-  if (kind === 'headers-after-sent' && input.lateHeaderCall && input.headersFlushedBy !== null && input.headersFlushedBy !== 'end') {
+  if (kind === 'headers-after-sent' && input.lateHeaderCall && input.headersFlushedBy !== null) {
     const flusher = input.endCall ?? `${target}.${input.headersFlushedBy}(...)`;
     return {
       cause: 'headers-already-sent',

@@ -39,14 +39,20 @@ export function wrapMethod(
   if (!Object.prototype.hasOwnProperty.call(target, method)) return false;
   const hook: Hook = { name: `${label}.${method}`, disabled: false };
   let made: Function | undefined;
-  shimmer.wrap(target as Record<string, any>, method, (original: any) => {
-    made = make(original as Function, hook);
-    Object.defineProperty(made, 'name', { value: (original as Function).name, configurable: true });
-    Object.defineProperty(made, 'length', { value: (original as Function).length, configurable: true });
-    Object.defineProperty(made, kWrapper, { value: hook });
-    return made as any;
-  });
-  if (made === undefined) return false;
+  try {
+    shimmer.wrap(target as Record<string, any>, method, (original: any) => {
+      made = make(original as Function, hook);
+      Object.defineProperty(made, 'name', { value: (original as Function).name, configurable: true });
+      Object.defineProperty(made, 'length', { value: (original as Function).length, configurable: true });
+      Object.defineProperty(made, kWrapper, { value: hook });
+      return made as any;
+    });
+  } catch (error) {
+    // a non-configurable or frozen target: leave it alone, patch the rest
+    warnInternal(`wrapping ${hook.name}`, error);
+    return false;
+  }
+  if (made === undefined || (target as Record<string, unknown>)[method] !== made) return false;
   wrapped.push({ target, method, wrapper: made });
   return true;
 }

@@ -88,6 +88,15 @@ const cases: Case[] = [
     late: ['late', 'res.write'],
   },
   {
+    fixture: 'pipeline-generator.js',
+    kind: 'write-after-end',
+    type: 'ServerResponse',
+    method: 'end',
+    cause: 'pipe-ended',
+    end: ['end', 'pipeline'],
+    late: ['late', 'res.end'],
+  },
+  {
     fixture: 'pipe-two-sources.js',
     kind: 'write-after-end',
     type: 'Writable',
