@@ -1,6 +1,6 @@
 import type { Config, StartOptions } from './types';
 import { readConfig } from './config';
-import { configure, runtime } from './runtime';
+import { configure, runtime, writeStderr } from './runtime';
 import { installPatches, uninstallPatches } from './patch/install';
 import { startLog, stopLog } from './report/log';
 import { startOtel, stopOtel } from './report/otel';
@@ -22,14 +22,7 @@ function version(): string {
 }
 
 function warn(line: string): void {
-  runtime.reporting = true;
-  try {
-    process.stderr.write(line + '\n');
-  } catch {
-    // stderr gone
-  } finally {
-    runtime.reporting = false;
-  }
+  writeStderr(line + '\n');
 }
 
 let warnedOtherCopy = false;

@@ -34,14 +34,11 @@ export function shouldCapture(stream: object): boolean {
   return runtime.armed.size !== 0 && runtime.armed.has(armKeyOf(stream));
 }
 
-const warnedKeys = new Set<string>();
-/** One line on stderr per key, written with every wrapper in pass-through. */
-export function warnOnce(key: string, line: string): void {
-  if (warnedKeys.has(key)) return;
-  warnedKeys.add(key);
+/** Writes to stderr with every wrapper in pass-through (process.stderr is itself a stream). */
+export function writeStderr(text: string): void {
   runtime.reporting = true;
   try {
-    process.stderr.write(line + '\n');
+    process.stderr.write(text);
   } catch {
     // stderr gone: nothing else to do
   } finally {
@@ -49,18 +46,16 @@ export function warnOnce(key: string, line: string): void {
   }
 }
 
-let warned = false;
+const warnedKeys = new Set<string>();
+/** One line on stderr per key. */
+export function warnOnce(key: string, line: string): void {
+  if (warnedKeys.has(key)) return;
+  warnedKeys.add(key);
+  writeStderr(line + '\n');
+}
+
 /** One warning for the agent's own failures; the failing hook turns itself into a pass-through. */
 export function warnInternal(where: string, error: unknown): void {
-  if (warned) return;
-  warned = true;
   const reason = error instanceof Error ? error.message : String(error);
-  runtime.reporting = true;
-  try {
-    process.stderr.write(`endguard: internal error in ${where} (${reason}); that hook is now a pass-through\n`);
-  } catch {
-    // stderr gone: nothing else to do
-  } finally {
-    runtime.reporting = false;
-  }
+  warnOnce('internal', `endguard: internal error in ${where} (${reason}); that hook is now a pass-through`);
 }

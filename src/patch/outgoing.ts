@@ -84,6 +84,20 @@ export function responseFacts(res: object, ended: boolean, destroyed: boolean, m
   };
 }
 
+/**
+ * Calls the original with `self` marked active, so Node's own nested calls on it
+ * (_implicitHeader → writeHead, http2 end(chunk) → write) are never taken for late calls.
+ */
+function applyAsActive(self: object, original: Function, args: IArguments): unknown {
+  const previous = runtime.active;
+  runtime.active = self;
+  try {
+    return original.apply(self, args);
+  } finally {
+    runtime.active = previous;
+  }
+}
+
 function decide(hook: Hook, facts: LateFacts, above: Function): Action {
   try {
     return onLateCall(facts, above);
@@ -104,13 +118,7 @@ export const makeResponseWrite = (shape: ResponseShape) => (original: Function, 
       } catch (error) {
         failed(hook, error);
       }
-      const previous = runtime.active;
-      runtime.active = this;
-      try {
-        return original.apply(this, arguments);
-      } finally {
-        runtime.active = previous;
-      }
+      return applyAsActive(this, original, arguments);
     }
     const facts = responseFacts(this, shape.ended(this), shape.destroyed(this), 'write', false);
     const action = decide(hook, facts, write);
@@ -144,13 +152,7 @@ export const makeResponseEnd = (shape: ResponseShape) => (original: Function, ho
       } catch (error) {
         failed(hook, error);
       }
-      const previous = runtime.active;
-      runtime.active = this;
-      try {
-        return original.apply(this, arguments);
-      } finally {
-        runtime.active = previous;
-      }
+      return applyAsActive(this, original, arguments);
     }
     const facts: LateFacts = withChunk
       ? responseFacts(this, ended, destroyed, 'end', false)
@@ -190,13 +192,7 @@ export function makeHeaderMethod(method: string, shape: ResponseShape) {
         } catch (error) {
           failed(hook, error);
         }
-        const previous = runtime.active;
-        runtime.active = this;
-        try {
-          return original.apply(this, arguments);
-        } finally {
-          runtime.active = previous;
-        }
+        return applyAsActive(this, original, arguments);
       }
       const facts = responseFacts(this, shape.ended(this), shape.destroyed(this), method, true);
       const action = decide(hook, facts, headerMethod);

@@ -1,20 +1,13 @@
 import * as dc from 'node:diagnostics_channel';
 import type { Config, ViolationMessage } from '../types';
 import { LogThrottle, dedupeKey } from '../dedupe';
-import { runtime } from '../runtime';
+import { runtime, writeStderr } from '../runtime';
 import { formatPretty } from './pretty';
 
 let subscriber: ((message: unknown) => void) | null = null;
 let throttle: LogThrottle | null = null;
 
-function write(text: string): void {
-  runtime.reporting = true;
-  try {
-    process.stderr.write(text);
-  } finally {
-    runtime.reporting = false;
-  }
-}
+const write = writeStderr;
 
 function onExit(): void {
   if (throttle !== null && throttle.suppressed > 0 && runtime.config.log === 'pretty') {
