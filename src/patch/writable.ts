@@ -1,5 +1,5 @@
 import { executionAsyncId } from 'node:async_hooks';
-import { Duplex, Writable } from 'node:stream';
+import { Duplex, Readable, Writable } from 'node:stream';
 import { FIRST_DESTROY, FIRST_END, FIRST_NONE } from '../internal-types';
 import { captureStack } from '../callsite';
 import { lateKindForWritable } from '../detect';
@@ -108,14 +108,19 @@ function makeDestroy(original: Function, hook: Hook): Function {
 }
 
 export function patchWritable(): void {
-  // Duplex has its own copies of write/end/destroy (Node 20–26): patching Writable alone
-  // would miss Transform, PassThrough, net.Socket and zlib streams.
+  // Duplex has its own copies of write/end (Node 20–26): patching Writable alone would miss
+  // Transform, PassThrough, net.Socket and zlib streams.
   for (const [proto, label] of [
     [Writable.prototype, 'Writable'],
     [Duplex.prototype, 'Duplex'],
   ] as const) {
     wrapMethod(proto, 'write', label, makeWrite);
     wrapMethod(proto, 'end', label, makeEnd);
-    wrapMethod(proto, 'destroy', label, makeDestroy);
   }
+  wrapMethod(Writable.prototype, 'destroy', 'Writable', makeDestroy);
+  // Duplex.prototype.destroy is its own copy of Writable's on Node 20.x later lines, 22+;
+  // on early 20.x Duplex inherits Readable.prototype.destroy (pure Readables pass through:
+  // they have no _writableState).
+  if (Object.prototype.hasOwnProperty.call(Duplex.prototype, 'destroy')) wrapMethod(Duplex.prototype, 'destroy', 'Duplex', makeDestroy);
+  else wrapMethod(Readable.prototype, 'destroy', 'Readable', makeDestroy);
 }

@@ -125,6 +125,20 @@ describe('fault injection (observe mode: same behaviour with and without the age
     expect(agentWarnings(withAgent)).toEqual([]);
   });
 
+  it('sealed stream/http prototypes and stream module (nothing wrappable): start() and the preload neither throw nor change behaviour', async () => {
+    const file = fixture('frozen-prototypes');
+    const [without, started, preloaded] = await Promise.all([
+      runFixture(file, 'none', { args: ['no-start'] }),
+      runFixture(file, 'none', { args: ['start'], env: { ENDGUARD_MODE: 'observe' } }),
+      runFixture(file, 'require', { args: ['no-start'], env: { ENDGUARD_MODE: 'observe' } }),
+    ]);
+    expect(without.out[0]).toEqual({ seen: ['late:false', 'error:ERR_STREAM_WRITE_AFTER_END', 'pipeline:ok'] });
+    expectSame(without, started);
+    expectSame(without, preloaded);
+    // at most one line about the agent's own failure to wrap
+    for (const run of [started, preloaded]) expect(agentWarnings(run).filter((l) => /internal error|failed/.test(l)).length).toBeLessThanOrEqual(1);
+  });
+
   it('the agent started programmatically after streams were created and ended', async () => {
     const file = fixture('late-start');
     const [without, started] = await Promise.all([

@@ -6,8 +6,8 @@ export const ROOT = path.resolve(__dirname, '..', '..');
 export const FIXTURES = path.join(ROOT, 'test', 'fixtures');
 export const REGISTER_CJS = path.join(ROOT, 'register.cjs');
 export const REGISTER_MJS = path.join(ROOT, 'register.mjs');
-/** The Node binary the agent is tested on (the matrix sets ENDGUARD_TEST_NODE). */
-export const NODE = process.env.ENDGUARD_TEST_NODE || process.execPath;
+/** The Node binary the agent is tested on (the matrix sets TEST_NODE_BIN). */
+export const NODE = process.env.TEST_NODE_BIN || process.execPath;
 
 export type Preload = 'require' | 'import' | 'none';
 
