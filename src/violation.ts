@@ -75,6 +75,8 @@ export interface SiteOrigins {
   /** The site is a frame of the user's own code (not a dependency's). */
   endUser: boolean;
   lateUser: boolean;
+  /** The late call came straight from code outside Node, not from stream internals (pipe). */
+  lateDirect: boolean;
 }
 
 /** Formats both stacks, picks both sites, classifies. Runs only when a violation is reported. */
@@ -97,6 +99,7 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     origins.lateByCode = late.fromPipe || (late.direct && late.site !== null);
     origins.endUser = end.site?.kind === 'user';
     origins.lateUser = late.site?.kind === 'user';
+    origins.lateDirect = late.direct;
   }
   const sameExecution =
     record !== undefined && record.endAsyncId > 0 && call.lateAsyncId > 0 ? record.endAsyncId === call.lateAsyncId : null;

@@ -58,9 +58,14 @@ function withinBudget(): boolean {
   return ++runtime.budgetUsed <= REPORTS_PER_SECOND;
 }
 
-function modeAction(): Action {
+function modeAction(kind: ViolationKind): Action {
   const mode = runtime.config.mode;
-  return mode === 'enforce' ? DROP : mode === 'strict' ? THROW : PASS;
+  if (mode === 'strict') return THROW;
+  // Node itself drops a write to a destroyed stream without an 'error' (its callback gets
+  // ERR_STREAM_DESTROYED): enforce lets Node do exactly that, keeping its bookkeeping
+  // (an end(chunk) still marks the response finished).
+  if (mode === 'enforce' && kind !== 'write-after-destroy' && kind !== 'double-end') return DROP;
+  return PASS;
 }
 
 /**
@@ -74,14 +79,13 @@ export function onLateCall(facts: LateFacts, above: Function): Action {
   const doubleEnd = kind === 'double-end';
   if (!withinBudget()) {
     runtime.overBudget++;
-    if (doubleEnd) return PASS;
-    const action = modeAction();
+    const action = modeAction(kind);
     if (action === THROW) pendingThrow = strictError(kind, facts.method, null, 'report budget exceeded, end site not resolved', above);
     return action;
   }
   const lateCapture = captureStack(Math.max(runtime.config.stackDepth, 30), above);
   const [code, message] = CODES[kind];
-  const origins: SiteOrigins = { endByCode: false, lateByCode: false, endUser: false, lateUser: false };
+  const origins: SiteOrigins = { endByCode: false, lateByCode: false, endUser: false, lateUser: false, lateDirect: false };
   runtime.reporting = true;
   let report: ViolationReport;
   try {
@@ -129,8 +133,10 @@ export function onLateCall(facts: LateFacts, above: Function): Action {
       runtime.reporting = false;
     }
   }
-  if (doubleEnd) return PASS;
-  const action = modeAction();
+  const action = modeAction(kind);
+  // strict throws at the caller; a call made by stream internals (a pipe writing or ending its
+  // destination) is reported but not thrown into Node's own code
+  if (action === THROW && !origins.lateDirect) return PASS;
   if (action === THROW) pendingThrow = strictError(kind, facts.method, report.endSite, report.endSiteNote ?? null, above);
   return action;
 }

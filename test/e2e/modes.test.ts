@@ -48,6 +48,15 @@ describe('enforce', () => {
     expect(run.reports[0]).toMatchObject({ kind: 'headers-after-sent', cause: 'double-send', mode: 'enforce' });
   });
 
+  it('leaves writes to a destroyed response to Node, which drops them silently: same output, reported as enforce', async () => {
+    const bare = await runFixture('sse-client-disconnect.js', 'none');
+    const run = await runFixture('sse-client-disconnect.js', 'require', { env: { ENDGUARD_MODE: 'enforce' } });
+    expect(run.code).toBe(bare.code);
+    expect(run.out).toEqual(bare.out);
+    expect(run.reports).toHaveLength(1);
+    expect(run.reports[0]).toMatchObject({ kind: 'write-after-destroy', cause: 'client-disconnect', mode: 'enforce' });
+  });
+
   it('observe leaves the same Express app to Node: the error reaches the error handler', async () => {
     const run = await runFixture('express-double-send.js', 'require');
     expect(run.out).toContainEqual({ expressError: 'ERR_HTTP_HEADERS_SENT' });
@@ -66,6 +75,15 @@ describe('strict', () => {
     expect(out.code).toBe('ERR_ENDGUARD_WRITE_AFTER_END');
     expect(out.top).toContain(lateSite);
     expect(run.reports[0]).toMatchObject({ mode: 'strict', endSite, lateSite });
+  });
+
+  it('reports, but does not throw into, a late write made by pipe internals', async () => {
+    const bare = await runFixture('pipe-two-sources.js', 'none');
+    const run = await runFixture('pipe-two-sources.js', 'require', { env: { ENDGUARD_MODE: 'strict' } });
+    expect(run.out).toEqual(bare.out);
+    expect(run.code).toBe(0);
+    expect(run.reports).toHaveLength(1);
+    expect(run.reports[0]).toMatchObject({ kind: 'write-after-end', cause: 'pipe-multiple-sources', mode: 'strict' });
   });
 });
 
