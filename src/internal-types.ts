@@ -1,6 +1,3 @@
-/** Per-stream hidden state: one non-enumerable symbol slot, created on the first fact worth keeping. */
-export const kRecord = Symbol('endguard.state');
-
 export const FIRST_NONE = 0;
 export const FIRST_END = 1;
 export const FIRST_DESTROY = 2;
