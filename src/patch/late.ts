@@ -2,7 +2,7 @@ import { executionAsyncId } from 'node:async_hooks';
 import type { ViolationKind, ViolationReport } from '../types';
 import type { StreamRecord } from '../internal-types';
 import { captureStack } from '../callsite';
-import { buildReport, type SiteOrigins } from '../violation';
+import type { SiteOrigins } from '../violation';
 import { dedupeKey } from '../dedupe';
 import { armKeyOf, ensureRecord, typeNameOf } from '../state';
 import { REPORTS_PER_SECOND, runtime } from '../runtime';
@@ -72,6 +72,10 @@ function modeAction(kind: ViolationKind): Action {
  * A late call was seen. Captures its stack, builds and publishes the report, and returns
  * what the wrapper must do. `above` is the wrapper: it and everything above it are hidden.
  */
+// Formatting, classification and source reading run only when a violation is reported:
+// loaded then, not at preload (startup cost).
+let violation: typeof import('../violation') | undefined;
+
 export function onLateCall(facts: LateFacts, above: Function): Action {
   const { kind } = facts;
   // Node ends and re-ends its own streams (sockets, http2 client requests): a double end is
@@ -89,7 +93,8 @@ export function onLateCall(facts: LateFacts, above: Function): Action {
   runtime.reporting = true;
   let report: ViolationReport;
   try {
-    report = buildReport(
+    violation ??= require('../violation') as typeof import('../violation');
+    report = violation.buildReport(
       {
         kind,
         target: facts.target,

@@ -2,7 +2,7 @@ import * as dc from 'node:diagnostics_channel';
 import type { Config, ViolationMessage } from '../types';
 import { LogThrottle, dedupeKey } from '../dedupe';
 import { runtime, writeStderr } from '../runtime';
-import { formatPretty } from './pretty';
+
 
 let subscriber: ((message: unknown) => void) | null = null;
 let throttle: LogThrottle | null = null;
@@ -25,7 +25,8 @@ export function startLog(config: Config): void {
       const report = message as ViolationMessage;
       const seen = local.admit(dedupeKey(report.endSite, report.lateSite, report.kind));
       if (seen === 0) return;
-      write(config.log === 'json' ? JSON.stringify(report) + '\n' : formatPretty(report, seen, config.dedupeWindow));
+      if (config.log === 'json') write(JSON.stringify(report) + '\n');
+      else write((require('./pretty') as typeof import('./pretty')).formatPretty(report, seen, config.dedupeWindow));
     } catch {
       // the log must never throw into the publisher (the host's late call)
     }
