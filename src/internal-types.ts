@@ -23,7 +23,6 @@ export class StreamRecord {
   headerCapture: Capture | null = null;
   /** The call that flushed the headers: writeHead, write or end. */
   headerMethod: string | null = null;
-  headerAsyncId = -1;
   pipes: PipeRecord[] | null = null;
   /** The OpenTelemetry context active at end time (only when a tracer provider is registered). */
   endContext: unknown = undefined;

@@ -1,4 +1,3 @@
-import { executionAsyncId } from 'node:async_hooks';
 import { FIRST_DESTROY, FIRST_END, FIRST_NONE, type StreamRecord } from '../internal-types';
 import { captureStack } from '../callsite';
 import { lateKindForResponse } from '../detect';
@@ -65,7 +64,6 @@ export function recordHeaders(res: object, method: string, above: Function): voi
   if (record === undefined || record.headerMethod !== null) return;
   record.headerMethod = method;
   if (capture) record.headerCapture = captureStack(runtime.config.stackDepth, above);
-  record.headerAsyncId = executionAsyncId();
 }
 
 /** Facts for a late call on a response; `ended` is Node's own flag at the time of the call. */
@@ -146,7 +144,6 @@ export const makeResponseEnd = (shape: ResponseShape) => (original: Function, ho
           if (flushes && record !== undefined && record.headerMethod === null) {
             record.headerMethod = 'end';
             record.headerCapture = record.endCapture;
-            record.headerAsyncId = record.endAsyncId;
           }
         }
       } catch (error) {

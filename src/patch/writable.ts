@@ -40,14 +40,15 @@ function makeWrite(original: Function, hook: Hook): Function {
       return original.apply(this, arguments);
     }
     let action: Action = PASS;
+    const record = recordOf(this);
+    const kind = lateKindForWritable(ws, record);
     try {
-      const record = recordOf(this);
-      action = onLateCall({ kind: lateKindForWritable(ws, record), target: this, method: 'write', record }, write);
+      action = onLateCall({ kind, target: this, method: 'write', record }, write);
     } catch (error) {
       failed(hook, error);
     }
     if (action === DROP) {
-      callbackLater(typeof encoding === 'function' ? encoding : cb, errorFor(lateKindForWritable(ws, recordOf(this))));
+      callbackLater(typeof encoding === 'function' ? encoding : cb, errorFor(kind));
       return false;
     }
     if (action === THROW) throw takeThrow();

@@ -1,7 +1,7 @@
 import * as dc from 'node:diagnostics_channel';
 import type { Config, ViolationMessage } from '../types';
 import { LogThrottle, dedupeKey } from '../dedupe';
-import { runtime, writeStderr } from '../runtime';
+import { REPORTS_PER_SECOND, runtime, writeStderr } from '../runtime';
 
 
 let subscriber: ((message: unknown) => void) | null = null;
@@ -10,8 +10,12 @@ let throttle: LogThrottle | null = null;
 const write = writeStderr;
 
 function onExit(): void {
-  if (throttle !== null && throttle.suppressed > 0 && runtime.config.log === 'pretty') {
+  if (runtime.config.log !== 'pretty') return;
+  if (throttle !== null && throttle.suppressed > 0) {
     write(`endguard: ${throttle.suppressed} repeated or rate-limited reports were counted but not printed\n`);
+  }
+  if (runtime.overBudget > 0) {
+    write(`endguard: ${runtime.overBudget} further violations past the budget of ${REPORTS_PER_SECOND}/s were only counted\n`);
   }
 }
 
