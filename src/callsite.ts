@@ -12,6 +12,8 @@ const AGENT_FILES = new Set([
 ]);
 
 const ErrorCtor = Error as ErrorConstructor & { stackTraceLimit: number };
+/** Node's default Error.prepareStackTrace, when that is what endguard found when it loaded. */
+const NODE_DEFAULT_PREPARE = Error.prepareStackTrace?.name === 'ErrorPrepareStackTrace' ? Error.prepareStackTrace : undefined;
 
 /**
  * Captures the current stack without formatting it. `above` and every frame above it are
@@ -122,9 +124,10 @@ export function resolveStack(capture: Capture | null, name: string, message: str
       frames.push(frame);
       lines.push(line);
     }
-    if (typeof userPrepare === 'function') {
+    // Node's own default formatter (installed on Node 20+) would format every frame again; the
+    // lines above already are its format, source maps applied. A user's formatter wins.
+    if (typeof userPrepare === 'function' && userPrepare !== NODE_DEFAULT_PREPARE) {
       try {
-        // Node's own default (ErrorPrepareStackTrace, which applies source maps) or the user's
         const formatted: unknown = userPrepare(error, sites);
         if (typeof formatted === 'string') return formatted;
       } catch {

@@ -9,6 +9,8 @@ import { REPORTS_PER_SECOND, runtime } from '../runtime';
 import { publishViolation } from '../report/channel';
 import { lateError, strictError } from '../mode';
 
+const LATE_DEPTH = 20;
+
 export const PASS = 0;
 export const DROP = 1;
 export const THROW = 2;
@@ -87,7 +89,8 @@ export function onLateCall(facts: LateFacts, above: Function): Action {
     if (action === THROW) pendingThrow = strictError(kind, facts.method, null, 'report budget exceeded, end site not resolved', above);
     return action;
   }
-  const lateCapture = captureStack(Math.max(runtime.config.stackDepth, 30), above);
+  // deep enough to see the HTTP dispatch or a router below the late call (classification)
+  const lateCapture = captureStack(Math.max(runtime.config.stackDepth, LATE_DEPTH), above);
   const [code, message] = CODES[kind];
   const origins: SiteOrigins = { endByCode: false, lateByCode: false, endUser: false, lateUser: false, lateDirect: false };
   runtime.reporting = true;

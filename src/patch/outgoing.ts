@@ -83,6 +83,14 @@ export function responseFacts(res: object, ended: boolean, destroyed: boolean, m
 }
 
 /**
+ * Is anything being captured (always policy, or an armed key)? When not, Node's nested calls
+ * need no marking: recordHeaders would keep nothing anyway.
+ */
+function tracking(): boolean {
+  return runtime.captureAlways || runtime.armed.size !== 0;
+}
+
+/**
  * Calls the original with `self` marked active, so Node's own nested calls on it
  * (_implicitHeader → writeHead, http2 end(chunk) → write) are never taken for late calls.
  */
@@ -111,6 +119,7 @@ export const makeResponseWrite = (shape: ResponseShape) => (original: Function, 
     if (!shape.ended(this) && !shape.destroyed(this)) {
       if (shape.headersSent(this)) return original.apply(this, arguments);
       // first write: it flushes the headers, via this.writeHead (Node's _implicitHeader)
+      if (!tracking()) return original.apply(this, arguments);
       try {
         recordHeaders(this, 'write', write);
       } catch (error) {
@@ -139,8 +148,7 @@ export const makeResponseEnd = (shape: ResponseShape) => (original: Function, ho
         if (destroyed) markDisconnected(this);
         else {
           const flushes = !shape.headersSent(this);
-          recordFirst(this, FIRST_END, 'end', end);
-          const record = recordOf(this);
+          const record = recordFirst(this, FIRST_END, 'end', end);
           if (flushes && record !== undefined && record.headerMethod === null) {
             record.headerMethod = 'end';
             record.headerCapture = record.endCapture;
@@ -149,7 +157,7 @@ export const makeResponseEnd = (shape: ResponseShape) => (original: Function, ho
       } catch (error) {
         failed(hook, error);
       }
-      return applyAsActive(this, original, arguments);
+      return tracking() ? applyAsActive(this, original, arguments) : original.apply(this, arguments);
     }
     const facts: LateFacts = withChunk
       ? responseFacts(this, ended, destroyed, 'end', false)
@@ -178,11 +186,13 @@ export const makeResponseDestroy = (shape: ResponseShape) => (original: Function
 
 /** setHeader / writeHead / appendHeader after the headers went out (Node throws ERR_HTTP_HEADERS_SENT). */
 export function makeHeaderMethod(method: string, shape: ResponseShape) {
+  const flushes = method === 'writeHead';
   return (original: Function, hook: Hook): Function =>
     function headerMethod(this: Outgoing) {
-      if (hook.disabled || runtime.reporting || this === runtime.active) return original.apply(this, arguments);
-      if (!shape.headersSent(this)) {
-        if (method !== 'writeHead') return original.apply(this, arguments);
+      const sent = shape.headersSent(this);
+      if ((!sent && !flushes) || hook.disabled || runtime.reporting || this === runtime.active) return original.apply(this, arguments);
+      if (!sent) {
+        if (!tracking()) return original.apply(this, arguments);
         // an explicit writeHead flushes the headers: its site is the one a later setHeader needs
         try {
           recordHeaders(this, method, headerMethod);

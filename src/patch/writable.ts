@@ -1,6 +1,6 @@
 import { executionAsyncId } from 'node:async_hooks';
 import { Duplex, Readable, Writable } from 'node:stream';
-import { FIRST_DESTROY, FIRST_END, FIRST_NONE } from '../internal-types';
+import { FIRST_DESTROY, FIRST_END, FIRST_NONE, type StreamRecord } from '../internal-types';
 import { captureStack } from '../callsite';
 import { lateKindForWritable } from '../detect';
 import { ensureRecord, recordOf } from '../state';
@@ -12,21 +12,29 @@ import { failed, wrapMethod, type Hook } from './wrap';
 type WritableState = { ending?: boolean; destroyed?: boolean };
 type AnyWritable = Writable & { _writableState?: WritableState };
 
-/** Records the first end or destroy of a stream (site captured per the capture policy). */
-export function recordFirst(stream: object, first: typeof FIRST_END | typeof FIRST_DESTROY, method: string, above: Function): void {
+/**
+ * Records the first end or destroy of a stream (site captured per the capture policy) and
+ * returns the record. Armed policy with nothing armed and no tracing: keeps nothing at all
+ * (Node's own flags still tell ended from destroyed at the late call).
+ */
+export function recordFirst(
+  stream: object,
+  first: typeof FIRST_END | typeof FIRST_DESTROY,
+  method: string,
+  above: Function,
+): StreamRecord | undefined {
   const capture = shouldCapture(stream);
   const context = runtime.captureContext === null ? undefined : runtime.captureContext();
-  // armed policy, nothing armed, no tracing: keep nothing at all (Node's own flags still tell
-  // ended from destroyed at the late call). Otherwise one record, created once.
-  if (!capture && context === undefined && recordOf(stream) === undefined) return;
+  if (!capture && context === undefined) return undefined;
   const record = ensureRecord(stream);
-  if (record === undefined || record.first !== FIRST_NONE) return;
+  if (record === undefined || record.first !== FIRST_NONE) return record;
   record.first = first;
   record.endMethod = method;
   record.endAsyncId = executionAsyncId();
   record.endTime = Date.now();
   if (capture) record.endCapture = captureStack(runtime.config.stackDepth, above);
   record.endContext = context;
+  return record;
 }
 
 function hasChunk(chunk: unknown): boolean {
