@@ -11,6 +11,8 @@ const SERVER_CPU = 0;
 const SERVERS = {
   hello: path.join(__dirname, 'servers', 'hello.js'),
   express: path.join(__dirname, 'servers', 'express.js'),
+  costs: path.join(__dirname, 'micro', 'costs-server.js'),
+  wrapper: path.join(__dirname, 'micro', 'wrapper-server.js'),
 };
 
 function startServer(app, variantName, extraArgs = [], extraEnv = {}) {
@@ -115,6 +117,7 @@ function summarize(results, variants) {
   const rows = [];
   for (const [app, byVariant] of Object.entries(results)) {
     const bare = C.median(byVariant.bare?.map((r) => r.rps) ?? []);
+    const bareCpu = C.median(byVariant.bare?.map((r) => r.cpuPerReq).filter((x) => x !== null) ?? []);
     const bareRuns = byVariant.bare?.map((r) => r.rps) ?? [];
     for (const v of variants) {
       const runs = byVariant[v];
@@ -132,6 +135,12 @@ function summarize(results, variants) {
         pairedMin: paired.length ? C.min(paired) : NaN,
         pairedMax: paired.length ? C.max(paired) : NaN,
         cpuPerReq: C.median(cpu),
+        // throughput ratio if the server were CPU-bound on its own core: bare CPU/req ÷ variant CPU/req
+        cpuRatio: bareCpu / C.median(cpu),
+        // other processes only ever slow a run down: the best run of each variant is the one
+        // least disturbed, so best-vs-best is a second, interference-resistant view
+        bestRatio: C.max(rps) / C.max(bareRuns),
+        bestCpuRatio: C.min(byVariant.bare?.map((r) => r.cpuPerReq) ?? []) / C.min(cpu),
         min: C.min(rps),
         max: C.max(rps),
         spread: C.spreadPct(rps),
@@ -145,14 +154,17 @@ function summarize(results, variants) {
 
 function formatHttp(rows) {
   return C.table(
-    ['app', 'variant', 'median req/s', 'ratio', 'per-round ratio min–max', 'server CPU µs/req', 'min–max req/s', 'spread ±%', 'p99 ms', 'runs'],
+    ['app', 'variant', 'median req/s', 'ratio', 'best-run ratio', 'per-round ratio min–max', 'server CPU µs/req', 'CPU ratio', 'best CPU ratio', 'min–max req/s', 'spread ±%', 'p99 ms', 'runs'],
     rows.map((r) => [
       r.app,
       r.variant,
       C.fmt(r.rps),
       r.ratio.toFixed(3),
+      r.bestRatio === undefined ? '–' : r.bestRatio.toFixed(3),
       Number.isNaN(r.pairedMin) ? '–' : `${r.pairedMin.toFixed(3)}–${r.pairedMax.toFixed(3)}`,
       C.fmt(r.cpuPerReq, 1),
+      Number.isNaN(r.cpuRatio) ? '–' : r.cpuRatio.toFixed(3),
+      r.bestCpuRatio === undefined || Number.isNaN(r.bestCpuRatio) ? '–' : r.bestCpuRatio.toFixed(3),
       `${C.fmt(r.min)}–${C.fmt(r.max)}`,
       r.spread.toFixed(1),
       C.fmt(r.p99, 0),

@@ -107,7 +107,7 @@ function cleanEnv(extra) {
   const env = { ...process.env };
   delete env.NODE_OPTIONS;
   delete env.NODE_ENV;
-  for (const k of Object.keys(env)) if (k.startsWith('ENDGUARD_') || k.startsWith('OTEL_')) delete env[k];
+  for (const k of Object.keys(env)) if (k.startsWith('ENDGUARD_') || k.startsWith('OTEL_') || k === 'BENCH_ABLATE' || k === 'BENCH_UNWRAP') delete env[k];
   return { ...env, ...extra };
 }
 

@@ -4,6 +4,12 @@ const path = require('node:path');
 const { REGISTER_CJS } = require('./common');
 
 const OTEL_SETUP = path.join(__dirname, '..', 'otel-setup.js');
+const ABLATE = path.join(__dirname, '..', 'ablate.js');
+const UNWRAP = path.join(__dirname, '..', 'unwrap.js');
+const unwrap = (methods) => ({
+  args: ['--require', REGISTER_CJS, '--require', UNWRAP],
+  env: { ENDGUARD_CAPTURE: 'armed', BENCH_UNWRAP: methods },
+});
 
 const VARIANTS = {
   bare: { args: [], env: {} },
@@ -12,6 +18,20 @@ const VARIANTS = {
   // enforce with the production capture policy: compare it with `armed` (observe)
   enforce: { args: ['--require', REGISTER_CJS], env: { ENDGUARD_CAPTURE: 'armed', ENDGUARD_MODE: 'enforce' } },
   'enforce-always': { args: ['--require', REGISTER_CJS], env: { ENDGUARD_CAPTURE: 'always', ENDGUARD_MODE: 'enforce' } },
+  // ablations (not in the default set): what one piece of the agent costs, see ablate.js
+  'always-nocapture': { args: ['--require', REGISTER_CJS, '--require', ABLATE], env: { ENDGUARD_CAPTURE: 'always', BENCH_ABLATE: 'nocapture' } },
+  'always-plainslot': { args: ['--require', REGISTER_CJS, '--require', ABLATE], env: { ENDGUARD_CAPTURE: 'always', BENCH_ABLATE: 'plainslot' } },
+  'armed-plainslot': { args: ['--require', REGISTER_CJS, '--require', ABLATE], env: { ENDGUARD_CAPTURE: 'armed', BENCH_ABLATE: 'plainslot' } },
+  'armed-plainslot-noasyncid': { args: ['--require', REGISTER_CJS, '--require', ABLATE], env: { ENDGUARD_CAPTURE: 'armed', BENCH_ABLATE: 'plainslot,noasyncid' } },
+  'armed-norecordof': { args: ['--require', REGISTER_CJS, '--require', ABLATE], env: { ENDGUARD_CAPTURE: 'armed', BENCH_ABLATE: 'norecordof' } },
+  'armed-norecord': { args: ['--require', REGISTER_CJS, '--require', ABLATE], env: { ENDGUARD_CAPTURE: 'armed', BENCH_ABLATE: 'norecord' } },
+  // armed with some wrappers removed again (bench/unwrap.js): which wrapper costs what
+  'armed-unwrap-none': unwrap(''),
+  'armed-unwrap-headers': unwrap('OutgoingMessage.setHeader,OutgoingMessage.appendHeader,ServerResponse.writeHead'),
+  'armed-unwrap-outgoing': unwrap('OutgoingMessage.setHeader,OutgoingMessage.appendHeader,ServerResponse.writeHead,OutgoingMessage.write,OutgoingMessage.end,OutgoingMessage.destroy'),
+  'armed-unwrap-streams': unwrap('Writable.write,Writable.end,Writable.destroy,Duplex.write,Duplex.end,Duplex.destroy,Readable.pipe'),
+  // no agent: the same methods wrapped by plain pass-throughs (bench/nullwrap.js)
+  nullwrap: { args: ['--require', path.join(__dirname, '..', 'nullwrap.js')], env: {} },
   otel: {
     args: ['--require', OTEL_SETUP],
     env: { OTEL_METRICS_EXPORTER: 'none', OTEL_LOGS_EXPORTER: 'none', OTEL_SDK_DISABLED: 'false' },
