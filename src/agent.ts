@@ -63,6 +63,7 @@ export function stopAgent(): void {
   stopLog();
   stopOtel();
   runtime.armed.clear();
+  runtime.anyArmed = false;
   runtime.counter.clear();
   const holder = globalThis as unknown as Record<symbol, GlobalRecord | undefined>;
   if (holder[GLOBAL_KEY]?.owner === OWNER) delete holder[GLOBAL_KEY];

@@ -12,6 +12,8 @@ export const runtime = {
   /** The `this` of the outermost response call in progress: Node's own nested calls on it are internal. */
   active: null as object | null,
   armed: new ArmedKeys(),
+  /** Set when the first key is armed: until then no end pays for a key lookup. */
+  anyArmed: false,
   counter: new OccurrenceCounter(),
   /** Set by the OpenTelemetry reporter when a tracer provider is registered: the context to keep at end time. */
   captureContext: null as null | (() => unknown),
@@ -31,7 +33,7 @@ export function configure(config: Config): void {
 /** Should this end/destroy/pipe capture its call site now? */
 export function shouldCapture(stream: object): boolean {
   if (runtime.captureAlways) return true;
-  return runtime.armed.size !== 0 && runtime.armed.has(armKeyOf(stream));
+  return runtime.anyArmed && runtime.armed.has(armKeyOf(stream));
 }
 
 /** Writes to stderr with every wrapper in pass-through (process.stderr is itself a stream). */

@@ -131,6 +131,7 @@ export function onLateCall(facts: LateFacts, above: Function): Action {
   if (record !== undefined) record.lastLateSite = report.lateSite;
   if (runtime.config.capture === 'armed' && report.endStack === null && !report.cause.startsWith('client')) {
     runtime.armed.arm(armKeyOf(facts.target));
+    runtime.anyArmed = true;
   }
   if (!repeat) {
     report.count = runtime.counter.add(dedupeKey(report.endSite, report.lateSite, kind));

@@ -87,7 +87,7 @@ export function responseFacts(res: object, ended: boolean, destroyed: boolean, m
  * need no marking: recordHeaders would keep nothing anyway.
  */
 function tracking(): boolean {
-  return runtime.captureAlways || runtime.armed.size !== 0;
+  return runtime.captureAlways || runtime.anyArmed;
 }
 
 /**

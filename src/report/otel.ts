@@ -231,7 +231,30 @@ export function startOtel(_config: Config): void {
   if (subscriber !== null) return;
   subscriber = onViolation;
   dc.subscribe('endguard:violation', onViolation);
-  runtime.captureContext = captureContext;
+  if (holder[REGISTRY_KEY] !== undefined || !watchRegistration()) runtime.captureContext = captureContext;
+}
+
+/**
+ * Until an SDK registers, ends should not pay even the registry lookup: an accessor on the
+ * registry's global key (which the API assigns, `global[key] = global[key] ?? {...}`)
+ * switches the end-time capture on when that happens. False when the key cannot be watched.
+ */
+function watchRegistration(): boolean {
+  let value: OtelRegistry | undefined;
+  try {
+    Object.defineProperty(globalThis, REGISTRY_KEY, {
+      configurable: true,
+      enumerable: true,
+      get: () => value,
+      set: (next: OtelRegistry | undefined) => {
+        value = next;
+        if (subscriber !== null && next !== undefined) runtime.captureContext = captureContext;
+      },
+    });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 export function stopOtel(): void {
