@@ -19,6 +19,16 @@ function loaded(id: string): boolean {
   return Array.isArray(list) && list.includes(`NativeModule ${id}`);
 }
 
+// Node only appends to moduleLoadList: each probe scans just what was loaded since the last one.
+let scannedUpTo = 0;
+function http2LoadedSinceLastProbe(): boolean {
+  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
+  if (!Array.isArray(list)) return false;
+  for (let i = scannedUpTo; i < list.length; i++) if (list[i] === 'NativeModule http2') return true;
+  scannedUpTo = list.length;
+  return false;
+}
+
 function patchHttpNow(): void {
   try {
     patchOutgoing(require('node:http'));
@@ -47,7 +57,7 @@ function unsubscribeHttp(): void {
 }
 
 function onServerSocket(): void {
-  if (!loaded('http2')) return;
+  if (!http2LoadedSinceLastProbe()) return;
   patchHttp2Now();
   process.nextTick(() => dc.unsubscribe(HTTP2_PROBE, onServerSocket));
 }
