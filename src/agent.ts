@@ -1,6 +1,6 @@
 import type { Config, StartOptions } from './types';
 import { readConfig } from './config';
-import { configure, runtime, writeStderr } from './runtime';
+import { configure, runtime, warnOnce, writeStderr } from './runtime';
 import { installPatches, uninstallPatches } from './patch/install';
 import { startLog, stopLog } from './report/log';
 import { startOtel, stopOtel } from './report/otel';
@@ -42,7 +42,12 @@ export function startAgent(options: StartOptions = {}): Config | null {
     }
     return null;
   }
-  if (runtime.enabled) return runtime.config;
+  if (runtime.enabled) {
+    if (Object.keys(options).length > 0) {
+      warnOnce('restart', 'endguard: already started (preloaded, or start() called before): these start() options are ignored; call stop() first to change them');
+    }
+    return runtime.config;
+  }
   const { config, warnings } = readConfig(process.env, options);
   for (const line of warnings) warn(line);
   if (config.mode === 'off') return null;
