@@ -36,21 +36,31 @@ function makePipe(original: Function, hook: Hook): Function {
   };
 }
 
+/** The destination of pipeline(...) arguments: the last writable stream after the source. */
+function destinationOf(args: IArguments): { source: object; dest: object } | null {
+  const streams = (Array.isArray(args[0]) ? args[0] : Array.prototype.slice.call(args)) as unknown[];
+  const source = streams[0];
+  if (typeof source !== 'object' && typeof source !== 'function') return null;
+  for (let i = streams.length - 1; i > 0; i--) {
+    const candidate = streams[i];
+    // trailing callback (stream.pipeline), options object (stream/promises), function stages
+    if (typeof candidate !== 'object' || candidate === null) continue;
+    if (typeof (candidate as { write?: unknown }).write === 'function') return { source: source as object, dest: candidate };
+  }
+  return null;
+}
+
 /**
- * stream.pipeline(source, ...transforms, destination, callback): the destination is ended and
- * written by pipeline's internals, with or without pipe() (async iterables are pumped).
+ * stream.pipeline(source, ...transforms, destination, callback) and its stream/promises
+ * twin: the destination is ended and written by pipeline's internals, with or without pipe()
+ * (async iterables are pumped).
  */
 function makePipeline(original: Function, hook: Hook): Function {
   const pipeline = function pipeline(this: unknown) {
     if (hook.disabled || runtime.reporting || inPipeline) return original.apply(this, arguments);
     try {
-      const streams = (Array.isArray(arguments[0]) ? arguments[0] : Array.prototype.slice.call(arguments)) as unknown[];
-      let last = streams.length - 1;
-      while (last > 0 && typeof streams[last] === 'function') last--; // the callback
-      const dest = streams[last];
-      if (last > 0 && typeof dest === 'object' && dest !== null && typeof (dest as { write?: unknown }).write === 'function') {
-        recordPipe(streams[0] as object, dest, pipeline);
-      }
+      const ends = destinationOf(arguments);
+      if (ends !== null) recordPipe(ends.source, ends.dest, pipeline);
     } catch (error) {
       failed(hook, error);
     }
@@ -70,4 +80,7 @@ function makePipeline(original: Function, hook: Hook): Function {
 export function patchPipe(): void {
   wrapMethod(stream.Readable.prototype, 'pipe', 'Readable', makePipe);
   wrapMethod(stream, 'pipeline', 'stream', makePipeline);
+  // loaded now (a few hundred bytes of Node's own code) so that `const { pipeline } =
+  // require('stream/promises')` and ESM imports both bind the wrapped function
+  wrapMethod(require('node:stream/promises') as object, 'pipeline', 'stream/promises', makePipeline);
 }

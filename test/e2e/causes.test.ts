@@ -97,6 +97,16 @@ const cases: Case[] = [
     late: ['late', 'res.end'],
   },
   {
+    fixture: 'pipeline-promises.mjs',
+    kind: 'write-after-end',
+    type: 'ServerResponse',
+    method: 'write',
+    cause: 'pipe-ended',
+    end: ['end', 'pipeline'],
+    late: ['late', 'res.write'],
+    client: { status: 200, body: 'total,3\n' },
+  },
+  {
     fixture: 'pipe-two-sources.js',
     kind: 'write-after-end',
     type: 'Writable',
@@ -230,7 +240,7 @@ describe('each seed cause reports the kind, both sites and the cause', () => {
   for (const c of cases) {
     it(`${c.fixture} ${c.args?.join(' ') ?? ''} (--require)`, check(c, 'require'));
   }
-  for (const c of cases.filter((c) => /missing-return|pipe-ended|sse-cancel|proxy/.test(c.fixture))) {
+  for (const c of cases.filter((c) => /missing-return|pipe-ended|pipeline-promises|sse-cancel|proxy/.test(c.fixture))) {
     it(`${c.fixture} ${c.args?.join(' ') ?? ''} (--import)`, check(c, 'import'));
   }
 });
