@@ -21,6 +21,7 @@ const http2Shape: ResponseShape = {
   destroyed: (res: Http2Response) => res.stream?.destroyed === true || res.stream?.closed === true,
   headersSent: (res: Http2Response) => res.headersSent === true,
   isChunk: (chunk) => chunk !== null && chunk !== undefined && typeof chunk !== 'function',
+  headersSentCode: 'ERR_HTTP2_HEADERS_SENT',
 };
 
 export function patchHttp2(http2: typeof import('node:http2')): void {

@@ -49,6 +49,8 @@ export interface LateFacts {
   record: StreamRecord | undefined;
   clientDisconnect?: boolean;
   closedAt?: number;
+  /** Node's own code when it differs from the kind's usual one (http2: ERR_HTTP2_HEADERS_SENT). */
+  code?: string;
 }
 
 function withinBudget(): boolean {
@@ -91,7 +93,8 @@ export function onLateCall(facts: LateFacts, above: Function): Action {
   }
   // deep enough to see the HTTP dispatch or a router below the late call (classification)
   const lateCapture = captureStack(Math.max(runtime.config.stackDepth, LATE_DEPTH), above);
-  const [code, message] = CODES[kind];
+  const [usualCode, message] = CODES[kind];
+  const code = facts.code ?? usualCode;
   const origins: SiteOrigins = { endByCode: false, lateByCode: false, endUser: false, lateUser: false, lateDirect: false };
   runtime.reporting = true;
   let report: ViolationReport;

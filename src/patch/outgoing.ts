@@ -24,6 +24,8 @@ export interface ResponseShape {
   headersSent(res: any): boolean;
   /** Whether end(chunk, ...) writes `chunk`. */
   isChunk(chunk: unknown): boolean;
+  /** The code Node throws for a header call after the headers went out, when not ERR_HTTP_HEADERS_SENT. */
+  headersSentCode?: string;
 }
 
 export const outgoingShape: ResponseShape = {
@@ -202,6 +204,7 @@ export function makeHeaderMethod(method: string, shape: ResponseShape) {
         return applyAsActive(this, original, arguments);
       }
       const facts = responseFacts(this, shape.ended(this), shape.destroyed(this), method, true);
+      if (shape.headersSentCode !== undefined) facts.code = shape.headersSentCode;
       const action = decide(hook, facts, headerMethod);
       if (action === DROP) return this;
       if (action === THROW) throw takeThrow();

@@ -14,6 +14,7 @@ interface Case {
   hint?: RegExp;
   client?: unknown;
   exit?: number;
+  code?: string;
 }
 
 const cases: Case[] = [
@@ -192,6 +193,17 @@ const cases: Case[] = [
     end: ['end', 'res.end'],
     late: ['late', 'res.end'],
   },
+  {
+    fixture: 'http2-headers.js',
+    kind: 'headers-after-sent',
+    type: 'Http2ServerResponse',
+    method: 'setHeader',
+    cause: 'headers-already-sent',
+    code: 'ERR_HTTP2_HEADERS_SENT',
+    end: ['end', 'res.end'],
+    late: ['late', 'res.setHeader'],
+    client: { body: 'done' },
+  },
 ];
 
 function check(c: Case, preload: Preload) {
@@ -222,6 +234,7 @@ function check(c: Case, preload: Preload) {
     }
     expect(r.lateStack).toMatch(new RegExp(`^Error \\[${r.code}\\]`));
     if (c.hint) expect(r.hint).toMatch(c.hint);
+    if (c.code) expect(r.code).toBe(c.code);
     expect(r.hint.length).toBeGreaterThan(10);
     if (c.cause === 'client-disconnect') {
       expect(Date.parse(r.closedAt)).toBeGreaterThan(0);
