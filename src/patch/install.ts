@@ -1,72 +1,95 @@
 import * as dc from 'node:diagnostics_channel';
 import { patchWritable } from './writable';
 import { patchPipe } from './pipe';
-import { patchOutgoing } from './outgoing';
-import { patchHttp2 } from './http2';
 import { unwrapAll } from './wrap';
 import { warnInternal } from '../runtime';
 
 // http and http2 are not loaded at startup, and endguard must not load them for the app.
-// Node publishes on these channels before the first request handler runs, in CJS and ESM
-// alike; the first message patches and the subscription is dropped on the next tick.
+// - A server: Node publishes http.server.request.start before the first handler runs (CJS and
+//   ESM alike).
+// - A client: http.client.request.start comes only when the first request *ends* (Node 20–24),
+//   too late for that request; net.client.socket is published inside http.request() when it
+//   opens its socket, before the caller can write or end.
+// - http2 has no channel on Node 20: each server connection (net.server.socket) checks whether
+//   the app has loaded http2 yet.
+// Every probe unsubscribes (on the next tick) once its module is patched.
 const HTTP_CHANNELS = ['http.server.request.start', 'http.client.request.start'];
-// No http2 channel exists on Node 20: every server connection (net.server.socket) checks
-// whether the app has loaded http2 yet, until it has.
+const HTTP_CLIENT_PROBE = 'net.client.socket';
 const HTTP2_PROBE = 'net.server.socket';
 
+function moduleLoadList(): unknown[] | undefined {
+  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
+  return Array.isArray(list) ? list : undefined;
+}
+
 function loaded(id: string): boolean {
-  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
-  return Array.isArray(list) && list.includes(`NativeModule ${id}`);
+  return moduleLoadList()?.includes(`NativeModule ${id}`) === true;
 }
 
-// Node only appends to moduleLoadList: each probe scans just what was loaded since the last one.
-let scannedUpTo = 0;
-function http2LoadedSinceLastProbe(): boolean {
-  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
-  if (!Array.isArray(list)) return false;
-  for (let i = scannedUpTo; i < list.length; i++) if (list[i] === 'NativeModule http2') return true;
-  scannedUpTo = list.length;
-  return false;
+/** Has Node loaded `id` since the last call? Node only appends to moduleLoadList. */
+function loadWatcher(id: string): () => boolean {
+  const entry = `NativeModule ${id}`;
+  let scannedUpTo = 0;
+  return () => {
+    const list = moduleLoadList();
+    if (list === undefined) return false;
+    for (let i = scannedUpTo; i < list.length; i++) if (list[i] === entry) return true;
+    scannedUpTo = list.length;
+    return false;
+  };
 }
 
+let httpPatched = false;
 function patchHttpNow(): void {
+  if (httpPatched) return;
+  httpPatched = true;
   try {
-    patchOutgoing(require('node:http'));
+    (require('./outgoing') as typeof import('./outgoing')).patchOutgoing(require('node:http'));
   } catch (error) {
     warnInternal('http patch', error);
   }
+  process.nextTick(unsubscribeHttp);
 }
 
+let http2Patched = false;
 function patchHttp2Now(): void {
+  if (http2Patched) return;
+  http2Patched = true;
   try {
-    patchHttp2(require('node:http2'));
+    (require('./http2') as typeof import('./http2')).patchHttp2(require('node:http2'));
   } catch (error) {
     warnInternal('http2 patch', error);
   }
+  process.nextTick(() => dc.unsubscribe(HTTP2_PROBE, onServerSocket));
 }
 
-let httpPending = false;
+// _http_outgoing: loaded by http and by https alone
+const httpLoaded = loadWatcher('_http_outgoing');
+const http2Loaded = loadWatcher('http2');
+
 function onHttpMessage(): void {
   patchHttpNow();
-  if (httpPending) return;
-  httpPending = true;
-  process.nextTick(unsubscribeHttp);
 }
-function unsubscribeHttp(): void {
-  for (const name of HTTP_CHANNELS) dc.unsubscribe(name, onHttpMessage);
+function onClientSocket(): void {
+  if (httpLoaded()) patchHttpNow();
+}
+function onServerSocket(): void {
+  if (http2Loaded()) patchHttp2Now();
 }
 
-function onServerSocket(): void {
-  if (!http2LoadedSinceLastProbe()) return;
-  patchHttp2Now();
-  process.nextTick(() => dc.unsubscribe(HTTP2_PROBE, onServerSocket));
+function unsubscribeHttp(): void {
+  for (const name of HTTP_CHANNELS) dc.unsubscribe(name, onHttpMessage);
+  dc.unsubscribe(HTTP_CLIENT_PROBE, onClientSocket);
 }
 
 export function installPatches(): void {
   patchWritable();
   patchPipe();
-  if (loaded('http')) patchHttpNow();
-  else for (const name of HTTP_CHANNELS) dc.subscribe(name, onHttpMessage);
+  if (loaded('_http_outgoing')) patchHttpNow();
+  else {
+    for (const name of HTTP_CHANNELS) dc.subscribe(name, onHttpMessage);
+    dc.subscribe(HTTP_CLIENT_PROBE, onClientSocket);
+  }
   if (loaded('http2')) patchHttp2Now();
   else dc.subscribe(HTTP2_PROBE, onServerSocket);
 }
@@ -75,4 +98,6 @@ export function uninstallPatches(): void {
   unsubscribeHttp();
   dc.unsubscribe(HTTP2_PROBE, onServerSocket);
   unwrapAll();
+  httpPatched = false;
+  http2Patched = false;
 }

@@ -204,6 +204,15 @@ const cases: Case[] = [
     late: ['late', 'res.setHeader'],
     client: { body: 'done' },
   },
+  {
+    fixture: 'client-request.js',
+    kind: 'write-after-end',
+    type: 'ClientRequest',
+    method: 'write',
+    cause: 'missing-return',
+    end: ['end', 'req.end'],
+    late: ['late', 'req.write'],
+  },
 ];
 
 function check(c: Case, preload: Preload) {
