@@ -39,42 +39,49 @@ function loadWatcher(id: string): () => boolean {
   };
 }
 
-let httpPatched = false;
-function patchHttpNow(): void {
-  if (httpPatched) return;
-  httpPatched = true;
-  try {
-    (require('./outgoing') as typeof import('./outgoing')).patchOutgoing(require('node:http'));
-  } catch (error) {
-    warnInternal('http patch', error);
-  }
-  process.nextTick(unsubscribeHttp);
+/** Runs `patch` the first time only (until reset by stop()), then drops its probes on the next tick. */
+function patchOnce(what: string, patch: () => void, unsubscribe: () => void): { run(): void; reset(): void } {
+  let done = false;
+  return {
+    run() {
+      if (done) return;
+      done = true;
+      try {
+        patch();
+      } catch (error) {
+        warnInternal(`${what} patch`, error);
+      }
+      process.nextTick(unsubscribe);
+    },
+    reset() {
+      done = false;
+    },
+  };
 }
 
-let http2Patched = false;
-function patchHttp2Now(): void {
-  if (http2Patched) return;
-  http2Patched = true;
-  try {
-    (require('./http2') as typeof import('./http2')).patchHttp2(require('node:http2'));
-  } catch (error) {
-    warnInternal('http2 patch', error);
-  }
-  process.nextTick(() => dc.unsubscribe(HTTP2_PROBE, onServerSocket));
-}
+const httpPatch = patchOnce(
+  'http',
+  () => (require('./outgoing') as typeof import('./outgoing')).patchOutgoing(require('node:http')),
+  () => unsubscribeHttp(),
+);
+const http2Patch = patchOnce(
+  'http2',
+  () => (require('./http2') as typeof import('./http2')).patchHttp2(require('node:http2')),
+  () => dc.unsubscribe(HTTP2_PROBE, onServerSocket),
+);
 
 // _http_outgoing: loaded by http and by https alone
 const httpLoaded = loadWatcher('_http_outgoing');
 const http2Loaded = loadWatcher('http2');
 
 function onHttpMessage(): void {
-  patchHttpNow();
+  httpPatch.run();
 }
 function onClientSocket(): void {
-  if (httpLoaded()) patchHttpNow();
+  if (httpLoaded()) httpPatch.run();
 }
 function onServerSocket(): void {
-  if (http2Loaded()) patchHttp2Now();
+  if (http2Loaded()) http2Patch.run();
 }
 
 function unsubscribeHttp(): void {
@@ -85,12 +92,12 @@ function unsubscribeHttp(): void {
 export function installPatches(): void {
   patchWritable();
   patchPipe();
-  if (loaded('_http_outgoing')) patchHttpNow();
+  if (loaded('_http_outgoing')) httpPatch.run();
   else {
     for (const name of HTTP_CHANNELS) dc.subscribe(name, onHttpMessage);
     dc.subscribe(HTTP_CLIENT_PROBE, onClientSocket);
   }
-  if (loaded('http2')) patchHttp2Now();
+  if (loaded('http2')) http2Patch.run();
   else dc.subscribe(HTTP2_PROBE, onServerSocket);
 }
 
@@ -98,6 +105,6 @@ export function uninstallPatches(): void {
   unsubscribeHttp();
   dc.unsubscribe(HTTP2_PROBE, onServerSocket);
   unwrapAll();
-  httpPatched = false;
-  http2Patched = false;
+  httpPatch.reset();
+  http2Patch.reset();
 }
