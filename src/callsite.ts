@@ -104,8 +104,14 @@ function toFrame(site: CallSiteLike, mapped: boolean): { frame: Frame; text: str
  * Formats a capture once: structured frames for site selection, and the stack text as the
  * user would see it (their own Error.prepareStackTrace wins; source maps applied otherwise).
  */
+// V8 formats a captured stack once, on first access, and caches the text: a capture that
+// serves several reports (one end, several late calls) must keep its first resolution.
+const resolved = new WeakMap<Capture, ResolvedStack>();
+
 export function resolveStack(capture: Capture | null, name: string, message: string): ResolvedStack | null {
   if (capture === null) return null;
+  const cached = resolved.get(capture);
+  if (cached !== undefined) return cached;
   const header = `${name}: ${message}`;
   try {
     // the stack is formatted lazily, on first access: the header comes from these two
@@ -144,7 +150,9 @@ export function resolveStack(capture: Capture | null, name: string, message: str
   } finally {
     Error.prepareStackTrace = userPrepare;
   }
-  return { text, frames };
+  const result = { text, frames };
+  resolved.set(capture, result);
+  return result;
 }
 
 export function formatSite(frame: Frame): string {

@@ -198,6 +198,15 @@ describe('reports', () => {
     ]);
   });
 
+  it('a second late call on the same stream still names the end site', async () => {
+    const run = await runFixture('two-late-calls.js', 'require');
+    const end = markedSite('two-late-calls.js', 'end', 'stream.end');
+    expect(run.reports.map((r) => [r.endSite, r.lateSite])).toEqual([
+      [end, markedSite('two-late-calls.js', 'late', 'stream.write')],
+      [end, markedSite('two-late-calls.js', 'late2', 'stream.write')],
+    ]);
+  });
+
   it('never contains a payload, a header value or a query string', async () => {
     const run = await runFixture('no-payload.js', 'require');
     expect(run.reports).toHaveLength(1);
