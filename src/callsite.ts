@@ -159,6 +159,14 @@ export function formatSite(frame: Frame): string {
   return `${frame.file}:${frame.line}:${frame.column}`;
 }
 
+/** `file:line:col` → its parts (the file part may itself contain colons). */
+export function parseSite(site: string | null): { file: string; line: number; column: number } | null {
+  if (site === null) return null;
+  const match = /^(.*):(\d+):(\d+)$/.exec(site);
+  if (match === null) return null;
+  return { file: match[1]!, line: Number(match[2]), column: Number(match[3]) };
+}
+
 /** The first frame of the user's own code, or null. */
 export function userFrame(frames: readonly Frame[]): Frame | null {
   for (const f of frames) if (f.kind === 'user') return f;

@@ -37,3 +37,8 @@ export function strictError(
 export function callbackLater(callback: unknown, error: Error): void {
   if (typeof callback === 'function') process.nextTick(callback as (e: Error) => void, error);
 }
+
+/** The callback of end(chunk?, encoding?, cb?), wherever the caller put it. */
+export function endCallback(chunk: unknown, encoding: unknown, cb: unknown): unknown {
+  return typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : cb;
+}

@@ -8,6 +8,7 @@ import { armKeyOf, ensureRecord, typeNameOf } from '../state';
 import { REPORTS_PER_SECOND, runtime } from '../runtime';
 import { publishViolation } from '../report/channel';
 import { lateError, strictError } from '../mode';
+import { failed, type Hook } from './wrap';
 
 const LATE_DEPTH = 20;
 
@@ -151,4 +152,14 @@ export function onLateCall(facts: LateFacts, above: Function): Action {
   if (action === THROW && !origins.lateDirect) return PASS;
   if (action === THROW) pendingThrow = strictError(kind, facts.method, report.endSite, report.endSiteNote ?? null, above);
   return action;
+}
+
+/** onLateCall behind the wrapper's fence: an internal error disables the hook and passes the call through. */
+export function decideLate(hook: Hook, facts: LateFacts, above: Function): Action {
+  try {
+    return onLateCall(facts, above);
+  } catch (error) {
+    failed(hook, error);
+    return PASS;
+  }
 }

@@ -1,10 +1,10 @@
 import { FIRST_DESTROY, FIRST_END, FIRST_NONE, type StreamRecord } from '../internal-types';
 import { captureStack } from '../callsite';
-import { lateKindForResponse } from '../detect';
+import { lateKind } from '../detect';
 import { ensureRecord, recordOf } from '../state';
 import { runtime, shouldCapture } from '../runtime';
-import { callbackLater } from '../mode';
-import { DROP, PASS, THROW, errorFor, onLateCall, takeThrow, type Action, type LateFacts } from './late';
+import { callbackLater, endCallback } from '../mode';
+import { DROP, THROW, decideLate, errorFor, takeThrow, type LateFacts } from './late';
 import { recordFirst } from './writable';
 import { failed, wrapMethod, type Hook } from './wrap';
 
@@ -72,7 +72,7 @@ export function recordHeaders(res: object, method: string, above: Function): voi
 export function responseFacts(res: object, ended: boolean, destroyed: boolean, method: string, headers: boolean): LateFacts {
   let record = recordOf(res);
   if (destroyed && (record === undefined || record.first === FIRST_NONE) && !ended) record = markDisconnected(res);
-  const kind = headers ? 'headers-after-sent' : lateKindForResponse(ended, record);
+  const kind = headers ? 'headers-after-sent' : lateKind(ended, record);
   const clientDisconnect = !headers && kind === 'write-after-destroy' && record?.clientDisconnect === true;
   return {
     kind,
@@ -106,15 +106,6 @@ function applyAsActive(self: object, original: Function, args: IArguments): unkn
   }
 }
 
-function decide(hook: Hook, facts: LateFacts, above: Function): Action {
-  try {
-    return onLateCall(facts, above);
-  } catch (error) {
-    failed(hook, error);
-    return PASS;
-  }
-}
-
 export const makeResponseWrite = (shape: ResponseShape) => (original: Function, hook: Hook): Function =>
   function write(this: Outgoing, chunk: unknown, encoding: unknown, cb: unknown) {
     if (hook.disabled || runtime.reporting || this === runtime.active) return original.apply(this, arguments);
@@ -130,7 +121,7 @@ export const makeResponseWrite = (shape: ResponseShape) => (original: Function, 
       return applyAsActive(this, original, arguments);
     }
     const facts = responseFacts(this, shape.ended(this), shape.destroyed(this), 'write', false);
-    const action = decide(hook, facts, write);
+    const action = decideLate(hook, facts, write);
     if (action === DROP) {
       callbackLater(typeof encoding === 'function' ? encoding : cb, errorFor(facts.kind));
       return false;
@@ -164,10 +155,9 @@ export const makeResponseEnd = (shape: ResponseShape) => (original: Function, ho
     const facts: LateFacts = withChunk
       ? responseFacts(this, ended, destroyed, 'end', false)
       : { ...responseFacts(this, true, false, 'end', false), kind: 'double-end' };
-    const action = decide(hook, facts, end);
+    const action = decideLate(hook, facts, end);
     if (action === DROP) {
-      const callback = typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : cb;
-      callbackLater(callback, errorFor(facts.kind));
+      callbackLater(endCallback(chunk, encoding, cb), errorFor(facts.kind));
       return this;
     }
     if (action === THROW) throw takeThrow();
@@ -205,7 +195,7 @@ export function makeHeaderMethod(method: string, shape: ResponseShape) {
       }
       const facts = responseFacts(this, shape.ended(this), shape.destroyed(this), method, true);
       if (shape.headersSentCode !== undefined) facts.code = shape.headersSentCode;
-      const action = decide(hook, facts, headerMethod);
+      const action = decideLate(hook, facts, headerMethod);
       if (action === DROP) return this;
       if (action === THROW) throw takeThrow();
       return original.apply(this, arguments);

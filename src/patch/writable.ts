@@ -2,11 +2,11 @@ import { executionAsyncId } from 'node:async_hooks';
 import { Duplex, Readable, Writable } from 'node:stream';
 import { FIRST_DESTROY, FIRST_END, FIRST_NONE, type StreamRecord } from '../internal-types';
 import { captureStack } from '../callsite';
-import { lateKindForWritable } from '../detect';
+import { lateKind } from '../detect';
 import { ensureRecord, recordOf } from '../state';
 import { runtime, shouldCapture } from '../runtime';
-import { callbackLater } from '../mode';
-import { DROP, PASS, THROW, errorFor, onLateCall, takeThrow, type Action } from './late';
+import { callbackLater, endCallback } from '../mode';
+import { DROP, THROW, decideLate, errorFor, takeThrow } from './late';
 import { failed, wrapMethod, type Hook } from './wrap';
 
 type WritableState = { ending?: boolean; destroyed?: boolean };
@@ -47,14 +47,9 @@ function makeWrite(original: Function, hook: Hook): Function {
     if (ws === undefined || hook.disabled || runtime.reporting || !(ws.ending || ws.destroyed)) {
       return original.apply(this, arguments);
     }
-    let action: Action = PASS;
     const record = recordOf(this);
-    const kind = lateKindForWritable(ws, record);
-    try {
-      action = onLateCall({ kind, target: this, method: 'write', record }, write);
-    } catch (error) {
-      failed(hook, error);
-    }
+    const kind = lateKind(ws.ending === true, record);
+    const action = decideLate(hook, { kind, target: this, method: 'write', record }, write);
     if (action === DROP) {
       callbackLater(typeof encoding === 'function' ? encoding : cb, errorFor(kind));
       return false;
@@ -79,17 +74,11 @@ function makeEnd(original: Function, hook: Hook): Function {
     const withChunk = hasChunk(chunk);
     // A bare end() on a destroyed, never-ended stream loses nothing: Node answers its callback.
     if (!withChunk && !ws.ending) return original.apply(this, arguments);
-    let action: Action = PASS;
     const record = recordOf(this);
-    const kind = withChunk ? lateKindForWritable(ws, record) : 'double-end';
-    try {
-      action = onLateCall({ kind, target: this, method: 'end', record }, end);
-    } catch (error) {
-      failed(hook, error);
-    }
+    const kind = withChunk ? lateKind(ws.ending === true, record) : 'double-end';
+    const action = decideLate(hook, { kind, target: this, method: 'end', record }, end);
     if (action === DROP) {
-      const callback = typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : cb;
-      callbackLater(callback, errorFor(kind));
+      callbackLater(endCallback(chunk, encoding, cb), errorFor(kind));
       return this;
     }
     if (action === THROW) throw takeThrow();

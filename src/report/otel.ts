@@ -2,6 +2,7 @@ import * as dc from 'node:diagnostics_channel';
 import { fileURLToPath } from 'node:url';
 import type { Config, ViolationMessage, ViolationReport } from '../types';
 import { runtime, warnInternal } from '../runtime';
+import { parseSite } from '../callsite';
 import { kEndContext } from './channel';
 import {
   ATTR_CODE_COLUMN_NUMBER,
@@ -111,14 +112,6 @@ function version(): string {
     }
   }
   return cachedVersion;
-}
-
-/** `file:line:col` → its parts (the file part may itself contain colons). */
-export function parseSite(site: string | null): { file: string; line: number; column: number } | null {
-  if (site === null) return null;
-  const match = /^(.*):(\d+):(\d+)$/.exec(site);
-  if (match === null) return null;
-  return { file: match[1]!, line: Number(match[2]), column: Number(match[3]) };
 }
 
 function locationPath(location: string): string {

@@ -1,13 +1,11 @@
 import type { ViolationReport } from '../types';
 import { sourceLine } from '../source';
+import { parseSite } from '../callsite';
 
 function excerpt(site: string | null): string[] {
-  if (site === null) return [];
-  const match = /^(.*):(\d+):(\d+)$/.exec(site);
-  if (match === null) return [];
-  const [, file = '', lineText = '0', columnText = '0'] = match;
-  const line = Number(lineText);
-  const column = Number(columnText);
+  const parsed = parseSite(site);
+  if (parsed === null) return [];
+  const { file, line, column } = parsed;
   const text = sourceLine(file, line);
   if (text === null) return [];
   const shown = text.replace(/\t/g, ' ');

@@ -12,6 +12,7 @@ const dist = (p: string) => require(path.join(ROOT, 'dist', p));
 const { startAgent, stopAgent } = dist('agent.js');
 const { runtime } = dist('runtime.js');
 const otel = dist('report/otel.js');
+const { parseSite } = dist('callsite.js');
 const semconv = dist('semconv.js');
 const dc = require('node:diagnostics_channel');
 
@@ -225,8 +226,8 @@ describe('exceptionAttributes (pure)', () => {
   });
 
   it('parses sites whose path contains colons, and names only named frames', () => {
-    expect(otel.parseSite('C:\\app\\a.js:3:4')).toEqual({ file: 'C:\\app\\a.js', line: 3, column: 4 });
-    expect(otel.parseSite('nonsense')).toBeNull();
+    expect(parseSite('C:\\app\\a.js:3:4')).toEqual({ file: 'C:\\app\\a.js', line: 3, column: 4 });
+    expect(parseSite('nonsense')).toBeNull();
     expect(otel.functionAt('E\n    at /a.js:1:2\n    at Server.<anonymous> (/b.js:3:4)', '/b.js:3:4')).toBe('Server.<anonymous>');
     expect(otel.functionAt('E\n    at /a.js:1:2', '/a.js:1:2')).toBeNull();
     expect(otel.functionAt('E\n    at <anonymous> (/a.js:1:2)', '/a.js:1:2')).toBeNull();
