@@ -26,7 +26,7 @@ const opts = C.readOptions({
   'memory-rounds': { quick: 1, full: 3 },
   'memory-streams': 20000,
   'startup-runs': { quick: 20, full: 60 },
-  'ablation-variants': 'bare,nullwrap,armed,always,always-nocapture,always-plainslot',
+  'ablation-variants': 'bare,nullwrap,armed,always,always-nocapture,armed-noasyncid',
   out: '',
 });
 const sections = new Set(String(opts.only).split(','));

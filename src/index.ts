@@ -13,8 +13,7 @@ export type {
   ViolationReport,
 } from './types';
 
-/** The diagnostics_channel every violation is published on. */
-export const VIOLATION_CHANNEL = 'endguard:violation';
+export { VIOLATION_CHANNEL } from './channels';
 
 /**
  * Starts endguard in this process (idempotent). Options override the ENDGUARD_* variables

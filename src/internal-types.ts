@@ -1,3 +1,6 @@
+// PRIVATE types of the agent: never re-exported from index.ts.
+import type { ViolationKind, ViolationReport } from './types';
+
 export const FIRST_NONE = 0;
 export const FIRST_END = 1;
 export const FIRST_DESTROY = 2;
@@ -16,6 +19,7 @@ export interface PipeRecord {
 /** Fixed shape so every stream's record shares one hidden class. */
 export class StreamRecord {
   first: FirstEvent = FIRST_NONE;
+  /** The call that ended the stream: end, destroy, close, cancel, abort, ... */
   endMethod: string | null = null;
   endCapture: Capture | null = null;
   endAsyncId = -1;
@@ -24,8 +28,6 @@ export class StreamRecord {
   /** The call that flushed the headers: writeHead, write or end. */
   headerMethod: string | null = null;
   pipes: PipeRecord[] | null = null;
-  /** The OpenTelemetry context active at end time (only when a tracer provider is registered). */
-  endContext: unknown = undefined;
   clientDisconnect = false;
   lastLateSite: string | null = null;
 }
@@ -45,4 +47,75 @@ export interface Frame {
 export interface ResolvedStack {
   text: string;
   frames: Frame[];
+}
+
+/** The hints classify can give; a family words any of them in its own terms (Vocabulary). */
+export type HintId =
+  | 'client-disconnect'
+  | 'destroyed'
+  | 'pipe-and-end'
+  | 'pipe-multiple-sources'
+  | 'pipe-ended'
+  | 'double-end'
+  | 'headers-already-sent'
+  | 'missing-return'
+  /** the same function writes after its own end (a stream, not a response) */
+  | 'write-after-own-end'
+  /** armed first report: no end site, the late call ran in the same request dispatch */
+  | 'missing-return-unknown-end'
+  | 'double-send'
+  | 'next-after-send'
+  | 'late-subscriber'
+  | 'late-callback';
+
+export interface HintContext {
+  /** The receiver as the user's code names it (`res`, `out`, `controller`), from the source when it could be read. */
+  target: string;
+  method: string;
+  /** `res.json(...)`, or the family's word for the first call when the source was not read. */
+  endCall: string;
+  lateCall: string;
+  /** headers-already-sent: the call that flushed the headers. */
+  flusher: string;
+}
+
+/** How one family of streams is named in hints. */
+export interface Vocabulary {
+  /** The object users hold, when the source could not be read: 'res', 'stream', 'controller', 'reply'. */
+  receiver: string;
+  /** A response to a request: two sends in one handler are a double send, not a write after the function's own end. */
+  response: boolean;
+  /** The end call when it is unknown ('the first response'). */
+  firstCall?: string;
+  /** Hints in the family's own terms; the missing ones use the node-stream wording. */
+  hints?: Partial<Record<HintId, (c: HintContext) => string>>;
+}
+
+/** What a wrapper knows at a late call: the facts the core decides on. */
+export interface LateFacts {
+  kind: ViolationKind;
+  /** The stream (or controller, writer, reply) the call was made on: the channel's `target`. */
+  target: object;
+  method: string;
+  record: StreamRecord | undefined;
+  /** The report's `type` when it is not the target's class name (e.g. a framework object). */
+  type?: string;
+  /** The error code of the late call; by default Node's for the kind. null when the library raises none. */
+  code?: string | null;
+  /** The late stack's message; by default Node's for the kind. */
+  message?: string;
+  /** How hints name this family; by default node streams, or http when the type ends in Response. */
+  vocabulary?: Vocabulary;
+  clientDisconnect?: boolean;
+  /** ms since epoch when the connection closed, 0 when unknown. */
+  closedAt?: number;
+}
+
+/** Published on the private report channel for endguard's own reporters, once per violation. */
+export interface ReportFact {
+  /** null: past the report budget, only counted. */
+  report: ViolationReport | null;
+  target: object;
+  /** For the log: 0 prints nothing; otherwise the occurrences since this key last printed. */
+  print: number;
 }

@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { startAgent } from './agent';
+import { tracerProviderRegistered } from './report/otel';
 
 /** The part of NodeSDK this entry uses. */
 interface NodeSdk {
@@ -14,7 +15,6 @@ interface NodeSdk {
 
 const SDK_PACKAGE = '@opentelemetry/sdk-node';
 const HTTP_PACKAGE = '@opentelemetry/instrumentation-http';
-const REGISTRY_KEY = Symbol.for('opentelemetry.js.api.1');
 /** Longest wait for the exporters at a signal before the process dies anyway. */
 const SIGNAL_FLUSH_MS = 5000;
 
@@ -77,11 +77,6 @@ function sdkEngine(): string | undefined {
   return undefined;
 }
 
-function providerAlreadyRegistered(): boolean {
-  const registry = (globalThis as unknown as Record<symbol, { trace?: unknown } | undefined>)[REGISTRY_KEY];
-  return registry !== undefined && registry.trace !== undefined;
-}
-
 let sdk: NodeSdk | null = null;
 let shuttingDown: Promise<void> | null = null;
 
@@ -117,7 +112,7 @@ function onSignal(signal: NodeJS.Signals): void {
 }
 
 function startSdk(): void {
-  if (providerAlreadyRegistered()) {
+  if (tracerProviderRegistered()) {
     warn('an OpenTelemetry SDK is already registered in this process; not starting another (endguard/register is enough)');
     return;
   }

@@ -38,13 +38,13 @@ export interface Config {
 export interface ViolationReport {
   endguard: 1;
   kind: ViolationKind;
-  /** Constructor name of the stream, e.g. ServerResponse, PassThrough, Socket. */
+  /** Whose object: the stream's class (ServerResponse, PassThrough, Socket) or the framework object. */
   type: string;
-  /** The Node error code of the late call. */
-  code: string;
-  /** The late method: write, end, setHeader, writeHead. */
+  /** The error code of the late call (Node's, or the library's); null when the library raises none (Koa). */
+  code: string | null;
+  /** The late method: write, end, setHeader, writeHead, enqueue, send, ... */
   method: string;
-  /** The call that ended the stream: end, destroy, writeHead, pipe, or null when unknown. */
+  /** The call that ended the stream: end, destroy, writeHead, pipe, close, cancel, ..., or null when unknown. */
   endMethod: string | null;
   endStack: string | null;
   endSite: string | null;

@@ -20,11 +20,7 @@ const VARIANTS = {
   'enforce-always': { args: ['--require', REGISTER_CJS], env: { ENDGUARD_CAPTURE: 'always', ENDGUARD_MODE: 'enforce' } },
   // ablations (not in the default set): what one piece of the agent costs, see ablate.js
   'always-nocapture': { args: ['--require', REGISTER_CJS, '--require', ABLATE], env: { ENDGUARD_CAPTURE: 'always', BENCH_ABLATE: 'nocapture' } },
-  'always-plainslot': { args: ['--require', REGISTER_CJS, '--require', ABLATE], env: { ENDGUARD_CAPTURE: 'always', BENCH_ABLATE: 'plainslot' } },
-  'armed-plainslot': { args: ['--require', REGISTER_CJS, '--require', ABLATE], env: { ENDGUARD_CAPTURE: 'armed', BENCH_ABLATE: 'plainslot' } },
-  'armed-plainslot-noasyncid': { args: ['--require', REGISTER_CJS, '--require', ABLATE], env: { ENDGUARD_CAPTURE: 'armed', BENCH_ABLATE: 'plainslot,noasyncid' } },
-  'armed-norecordof': { args: ['--require', REGISTER_CJS, '--require', ABLATE], env: { ENDGUARD_CAPTURE: 'armed', BENCH_ABLATE: 'norecordof' } },
-  'armed-norecord': { args: ['--require', REGISTER_CJS, '--require', ABLATE], env: { ENDGUARD_CAPTURE: 'armed', BENCH_ABLATE: 'norecord' } },
+  'armed-noasyncid': { args: ['--require', REGISTER_CJS, '--require', ABLATE], env: { ENDGUARD_CAPTURE: 'armed', BENCH_ABLATE: 'noasyncid' } },
   // armed with some wrappers removed again (bench/unwrap.js): which wrapper costs what
   'armed-unwrap-none': unwrap(''),
   'armed-unwrap-headers': unwrap('OutgoingMessage.setHeader,OutgoingMessage.appendHeader,ServerResponse.writeHead'),

@@ -1,10 +1,4 @@
-import {
-  makeHeaderMethod,
-  makeResponseDestroy,
-  makeResponseEnd,
-  makeResponseWrite,
-  type ResponseShape,
-} from './outgoing';
+import { makeHeaderMethod, makeResponseDestroy, makeResponseEnd, makeResponseWrite, type ResponseShape } from './response';
 import { wrapMethod } from './wrap';
 
 type Http2Response = {
@@ -16,17 +10,16 @@ type Http2Response = {
 // Http2ServerResponse keeps ending/closed in a private state object; these public getters
 // read the same facts (Node 20–26). end(chunk) after end is silently dropped by Node.
 const http2Shape: ResponseShape = {
-  label: 'Http2ServerResponse',
-  ended: (res: Http2Response) => res.writableEnded === true,
-  destroyed: (res: Http2Response) => res.stream?.destroyed === true || res.stream?.closed === true,
-  headersSent: (res: Http2Response) => res.headersSent === true,
+  ended: (res) => (res as Http2Response).writableEnded === true,
+  destroyed: (res) => (res as Http2Response).stream?.destroyed === true || (res as Http2Response).stream?.closed === true,
+  headersSent: (res) => (res as Http2Response).headersSent === true,
   isChunk: (chunk) => chunk !== null && chunk !== undefined && typeof chunk !== 'function',
   headersSentCode: 'ERR_HTTP2_HEADERS_SENT',
 };
 
 export function patchHttp2(http2: typeof import('node:http2')): void {
   const proto = http2.Http2ServerResponse?.prototype;
-  const label = http2Shape.label;
+  const label = 'Http2ServerResponse';
   wrapMethod(proto, 'write', label, makeResponseWrite(http2Shape));
   wrapMethod(proto, 'end', label, makeResponseEnd(http2Shape));
   wrapMethod(proto, 'destroy', label, makeResponseDestroy(http2Shape));

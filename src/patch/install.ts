@@ -1,8 +1,12 @@
 import * as dc from 'node:diagnostics_channel';
+import { warnInternal } from '../stderr';
+import { installPackagePatches, uninstallPackagePatches, type PackagePatch } from './modules';
 import { patchWritable } from './writable';
 import { patchPipe } from './pipe';
 import { unwrapAll } from './wrap';
-import { warnInternal } from '../runtime';
+
+/** Packages patched when the app loads them: one file of patch/ per family. */
+const PACKAGE_PATCHES: readonly PackagePatch[] = [];
 
 // http and http2 are not loaded at startup, and endguard must not load them for the app.
 // - A server: Node publishes http.server.request.start before the first handler runs (CJS and
@@ -99,11 +103,13 @@ export function installPatches(): void {
   }
   if (loaded('http2')) http2Patch.run();
   else dc.subscribe(HTTP2_PROBE, onServerSocket);
+  installPackagePatches(PACKAGE_PATCHES);
 }
 
 export function uninstallPatches(): void {
   unsubscribeHttp();
   dc.unsubscribe(HTTP2_PROBE, onServerSocket);
+  uninstallPackagePatches();
   unwrapAll();
   httpPatch.reset();
   http2Patch.reset();

@@ -1,165 +1,198 @@
 import { executionAsyncId } from 'node:async_hooks';
 import type { ViolationKind, ViolationReport } from '../types';
-import type { StreamRecord } from '../internal-types';
-import { captureStack } from '../callsite';
-import type { SiteOrigins } from '../violation';
-import { dedupeKey } from '../dedupe';
-import { armKeyOf, ensureRecord, typeNameOf } from '../state';
-import { REPORTS_PER_SECOND, runtime } from '../runtime';
-import { publishViolation } from '../report/channel';
-import { lateError, strictError } from '../mode';
+import type { LateFacts, ReportFact, Vocabulary } from '../internal-types';
+import { captureStack } from '../core/callsite';
+import { NODE_ERRORS, nodeError, strictError } from '../core/errors';
+import { typeNameOf } from '../core/stream-type';
+import { DROP, PASS, THROW, modeAction, reportableDoubleEnd, type Action, type SiteOrigins } from '../core/verdict';
+import { REPORTS_PER_SECOND, Throttle, dedupeKey } from '../core/throttle';
+import { channels } from '../channels';
+import { asReporter, flags } from '../flags';
+import { armFor } from './capture';
+import { ensureRecord } from './record';
 import { failed, type Hook } from './wrap';
 
+/** Frames kept of a late call: deep enough to see the HTTP dispatch or a router below it (classification). */
 const LATE_DEPTH = 20;
 
-export const PASS = 0;
-export const DROP = 1;
-export const THROW = 2;
-export type Action = typeof PASS | typeof DROP | typeof THROW;
+/** How a family's late method answers when enforce drops it, or strict refuses it. */
+export interface LateShape {
+  /** The kinds enforce drops; the others go through to the library, which already drops them safely. */
+  drops: ReadonlySet<ViolationKind>;
+  /** What the dropped call returns; it also answers the call's callback, if any, with `error` asynchronously. */
+  dropped(self: object, args: IArguments, error: Error): unknown;
+  /** strict: the method returns a promise, so the refusal is a rejected promise instead of a throw. */
+  rejects?: boolean;
+}
 
-const CODES: Record<ViolationKind, [string, string]> = {
-  'write-after-end': ['ERR_STREAM_WRITE_AFTER_END', 'write after end'],
-  'write-after-destroy': ['ERR_STREAM_DESTROYED', 'Cannot call write after a stream was destroyed'],
-  'double-end': ['ERR_STREAM_ALREADY_FINISHED', 'Cannot call end after a stream was finished'],
-  'headers-after-sent': ['ERR_HTTP_HEADERS_SENT', 'Cannot set headers after they are sent to the client'],
+/** Node streams and responses: enforce drops writes after end and late headers; Node drops the rest itself. */
+export const NODE_DROPS: ReadonlySet<ViolationKind> = new Set(['write-after-end', 'headers-after-sent']);
+
+/** enforce: a dropped call still answers its callback, asynchronously, as Node would. */
+export function callbackLater(callback: unknown, error: Error): void {
+  if (typeof callback === 'function') process.nextTick(callback as (e: Error) => void, error);
+}
+
+/** The callback of end(chunk?, encoding?, cb?), wherever the caller put it. */
+export function endCallback(args: IArguments): unknown {
+  const [chunk, encoding, cb] = args;
+  return typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : cb;
+}
+
+/** write(chunk, encoding?, cb?) → false; end(...) and header setters → this. */
+export const WRITE: LateShape = {
+  drops: NODE_DROPS,
+  dropped: (_self, args, error) => {
+    callbackLater(typeof args[1] === 'function' ? args[1] : args[2], error);
+    return false;
+  },
 };
+export const END: LateShape = {
+  drops: NODE_DROPS,
+  dropped: (self, args, error) => {
+    callbackLater(endCallback(args), error);
+    return self;
+  },
+};
+export const CHAINABLE: LateShape = { drops: NODE_DROPS, dropped: (self) => self };
 
-export function codeOf(kind: ViolationKind): string {
-  return CODES[kind][0];
+const STREAM: Vocabulary = { receiver: 'stream', response: false };
+const RESPONSE: Vocabulary = { receiver: 'res', response: true };
+
+let throttle = new Throttle(10, 60_000);
+
+/** A fresh throttle for the config (`reportsPerSecond` is lifted only by the report benchmark). */
+export function configureLate(linesPerSecond: number, dedupeWindowMs: number, reportsPerSecond = REPORTS_PER_SECOND): void {
+  throttle = new Throttle(linesPerSecond, dedupeWindowMs, Date.now(), reportsPerSecond);
 }
 
-/** The error a dropped call's callback receives (enforce), matching Node's code and message. */
-export function errorFor(kind: ViolationKind): Error {
-  const [code, message] = CODES[kind];
-  return lateError(code, message);
+interface Verdict {
+  action: Action;
+  /** THROW: what the wrapper throws (or rejects with). */
+  error: Error | null;
 }
 
-/** Set when the last decision was THROW: the error the wrapper throws at the late call site. */
-export let pendingThrow: Error | null = null;
+const passThrough: Verdict = { action: PASS, error: null };
 
-export function takeThrow(): Error {
-  const error = pendingThrow ?? new Error('endguard: late call');
-  pendingThrow = null;
-  return error;
+function publish(fact: ReportFact): void {
+  asReporter(() => {
+    if (channels.report.hasSubscribers) channels.report.publish(fact);
+    if (fact.report !== null && channels.violation.hasSubscribers) {
+      const message = { ...fact.report };
+      // non-enumerable: subscribers can still JSON.stringify the message
+      Object.defineProperty(message, 'target', { value: fact.target, enumerable: false });
+      channels.violation.publish(message);
+    }
+  });
 }
 
-export interface LateFacts {
-  kind: ViolationKind;
-  target: object;
-  method: string;
-  record: StreamRecord | undefined;
-  clientDisconnect?: boolean;
-  closedAt?: number;
-  /** Node's own code when it differs from the kind's usual one (http2: ERR_HTTP2_HEADERS_SENT). */
-  code?: string;
+function raiseOnNextTick(error: Error): void {
+  process.nextTick(() => {
+    throw error;
+  });
 }
 
-function withinBudget(): boolean {
-  const second = Math.floor(Date.now() / 1000);
-  if (second !== runtime.budgetSecond) {
-    runtime.budgetSecond = second;
-    runtime.budgetUsed = 0;
-  }
-  return ++runtime.budgetUsed <= REPORTS_PER_SECOND;
-}
-
-function modeAction(kind: ViolationKind): Action {
-  const mode = runtime.config.mode;
-  if (mode === 'strict') return THROW;
-  // Node itself drops a write to a destroyed stream without an 'error' (its callback gets
-  // ERR_STREAM_DESTROYED): enforce lets Node do exactly that, keeping its bookkeeping
-  // (an end(chunk) still marks the response finished).
-  if (mode === 'enforce' && kind !== 'write-after-destroy' && kind !== 'double-end') return DROP;
-  return PASS;
-}
-
-/**
- * A late call was seen. Captures its stack, builds and publishes the report, and returns
- * what the wrapper must do. `above` is the wrapper: it and everything above it are hidden.
- */
 // Formatting, classification and source reading run only when a violation is reported:
 // loaded then, not at preload (startup cost).
-let violation: typeof import('../violation') | undefined;
+let build: typeof import('../build/report') | undefined;
 
-export function onLateCall(facts: LateFacts, above: Function): Action {
+/**
+ * A late call was seen: decide what it is and what happens to it. Each step is one module's
+ * decision: the throttle (budget, repeat, count, print), the report builder (sites, cause),
+ * the double-end rule, the capture policy (arming), the mode (pass, drop, throw).
+ */
+function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
   const { kind } = facts;
-  // Node ends and re-ends its own streams (sockets, http2 client requests): a double end is
-  // only a bug when code the user wrote (or piped) did both; enforce never drops it.
-  const doubleEnd = kind === 'double-end';
-  if (!withinBudget()) {
-    runtime.overBudget++;
-    const action = modeAction(kind);
-    if (action === THROW) pendingThrow = strictError(kind, facts.method, null, 'report budget exceeded, end site not resolved', above);
-    return action;
+  const mode = flags.config.mode;
+  const action = modeAction(mode, kind, shape.drops);
+  if (!throttle.admit()) {
+    publish({ report: null, target: facts.target, print: 0 });
+    if (action !== THROW) return { action, error: null };
+    const note = 'report budget exceeded, end site not resolved';
+    return { action, error: strictError({ kind, method: facts.method, endSite: null, note }, above) };
   }
-  // deep enough to see the HTTP dispatch or a router below the late call (classification)
-  const lateCapture = captureStack(Math.max(runtime.config.stackDepth, LATE_DEPTH), above);
-  const [usualCode, message] = CODES[kind];
-  const code = facts.code ?? usualCode;
+
+  const lateCapture = captureStack(Math.max(flags.config.stackDepth, LATE_DEPTH), above);
   const origins: SiteOrigins = { endByCode: false, lateByCode: false, endUser: false, lateUser: false, lateDirect: false };
-  runtime.reporting = true;
-  let report: ViolationReport;
-  try {
-    violation ??= require('../violation') as typeof import('../violation');
-    report = violation.buildReport(
+  const type = facts.type ?? typeNameOf(facts.target);
+  const report: ViolationReport = asReporter(() => {
+    build ??= require('../build/report') as typeof import('../build/report');
+    return build.buildReport(
       {
         kind,
         target: facts.target,
+        type,
         method: facts.method,
-        code,
-        message,
+        code: facts.code === undefined ? NODE_ERRORS[kind].code : facts.code,
+        message: facts.message ?? NODE_ERRORS[kind].message,
+        vocabulary: facts.vocabulary ?? (/Response$/.test(type) ? RESPONSE : STREAM),
         lateCapture,
         lateAsyncId: executionAsyncId(),
         record: facts.record,
         clientDisconnect: facts.clientDisconnect === true,
         closedAt: facts.closedAt ?? 0,
-        mode: runtime.config.mode,
-        capture: runtime.config.capture,
+        mode,
+        capture: flags.config.capture,
       },
       origins,
     );
-  } finally {
-    runtime.reporting = false;
-  }
+  });
 
-  if (doubleEnd) {
-    const endKnown = facts.record?.endCapture != null;
-    if (!origins.lateByCode || (endKnown && !origins.endByCode)) return PASS;
-    if (!endKnown && typeNameOf(facts.target) === 'ClientHttp2Stream') return PASS;
-    // both ends inside dependencies (e.g. a WebSocket library closing its own socket): theirs to fix
-    if (!origins.endUser && !origins.lateUser) return PASS;
-  }
+  if (kind === 'double-end' && !reportableDoubleEnd(origins, facts.record?.endCapture != null, type)) return passThrough;
 
   const record = facts.record ?? ensureRecord(facts.target);
   const repeat = record !== undefined && report.lateSite !== null && record.lastLateSite === report.lateSite;
   if (record !== undefined) record.lastLateSite = report.lateSite;
-  if (runtime.config.capture === 'armed' && report.endStack === null && !report.cause.startsWith('client')) {
-    runtime.armed.arm(armKeyOf(facts.target));
-    runtime.anyArmed = true;
+  if (flags.config.capture === 'armed' && report.endStack === null && report.cause !== 'client-disconnect') armFor(facts.target);
+
+  const decision = throttle.decide(dedupeKey(report.endSite, report.lateSite, kind), repeat);
+  if (decision.publish) {
+    report.count = decision.count;
+    publish({ report, target: facts.target, print: decision.print });
   }
-  if (!repeat) {
-    report.count = runtime.counter.add(dedupeKey(report.endSite, report.lateSite, kind));
-    runtime.reporting = true;
-    try {
-      publishViolation(report, facts.target, record?.endContext);
-    } finally {
-      runtime.reporting = false;
-    }
-  }
-  const action = modeAction(kind);
-  // strict throws at the caller; a call made by stream internals (a pipe writing or ending its
-  // destination) is reported but not thrown into Node's own code
-  if (action === THROW && !origins.lateDirect) return PASS;
-  if (action === THROW) pendingThrow = strictError(kind, facts.method, report.endSite, report.endSiteNote ?? null, above);
-  return action;
+
+  if (action !== THROW) return { action, error: null };
+  const error = strictError({ kind, method: facts.method, endSite: report.endSite, note: report.endSiteNote ?? null }, above);
+  if (origins.lateDirect) return { action, error };
+  // a call made by stream internals (a pipe writing to or ending its destination): never throw
+  // inside Node's own code path; raise it on the next tick, naming the code behind it
+  raiseOnNextTick(
+    strictError({ kind, method: facts.method, endSite: report.endSite, note: report.endSiteNote ?? null, lateSite: report.lateSite }, above),
+  );
+  return passThrough;
 }
 
-/** onLateCall behind the wrapper's fence: an internal error disables the hook and passes the call through. */
-export function decideLate(hook: Hook, facts: LateFacts, above: Function): Action {
+/**
+ * The whole late-call path of a wrapper: decides (behind the hook's fence: an internal error
+ * turns the hook into a pass-through) and applies the decision. Returns what the wrapper
+ * returns: the original's result, the family's dropped value (enforce), or throws (strict).
+ */
+export function lateCall(
+  hook: Hook,
+  facts: LateFacts,
+  shape: LateShape,
+  self: object,
+  original: Function,
+  args: IArguments,
+  above: Function,
+): unknown {
+  let verdict = passThrough;
   try {
-    return onLateCall(facts, above);
+    verdict = judge(facts, shape, above);
   } catch (error) {
     failed(hook, error);
-    return PASS;
   }
+  if (verdict.action === DROP) return shape.dropped(self, args, nodeErrorFor(facts));
+  if (verdict.action === THROW && verdict.error !== null) {
+    if (shape.rejects === true) return Promise.reject(verdict.error);
+    throw verdict.error;
+  }
+  return original.apply(self, args);
+}
+
+/** The error a dropped call's callback receives: the library's own code and message. */
+function nodeErrorFor(facts: LateFacts): Error {
+  const code = facts.code === undefined ? NODE_ERRORS[facts.kind].code : facts.code;
+  const message = facts.message ?? NODE_ERRORS[facts.kind].message;
+  return code === null ? new Error(message) : nodeError(code, message);
 }

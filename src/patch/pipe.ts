@@ -1,10 +1,16 @@
 import stream = require('node:stream');
 import { promisify } from 'node:util';
-import { captureStack } from '../callsite';
-import { ensureRecord } from '../state';
-import { runtime, shouldCapture } from '../runtime';
-import { failed, wrapMethod, type Hook } from './wrap';
+import { captureStack } from '../core/callsite';
+import { flags } from '../flags';
+import { shouldCapture } from './capture';
+import { ensureRecord } from './record';
+import { failed, idle, wrapMethod, type Hook } from './wrap';
 
+/**
+ * Pipes remembered per destination. One source is the norm and two the bug this exists for
+ * (pipe-multiple-sources); 4 keeps a fan-in of a few sources attributable while bounding
+ * what a destination that is piped into in a loop can hold.
+ */
 const MAX_PIPES = 4;
 // pipe() is often called by a library (send, pipeline) a few frames below the user's call,
 // and pipes are far rarer than ends: a deeper capture here is cheap overall.
@@ -13,25 +19,23 @@ const PIPE_DEPTH = 12;
 /** While stream.pipeline() runs: its own internal pipe() calls are the same pipe, not another source. */
 let inPipeline = false;
 
-function recordPipe(source: object, dest: object, above: Function): void {
-  const record = ensureRecord(dest);
-  if (record === undefined) return;
-  const pipes = (record.pipes ??= []);
-  if (pipes.length < MAX_PIPES) {
-    pipes.push({ source, capture: shouldCapture(dest) ? captureStack(Math.max(runtime.config.stackDepth, PIPE_DEPTH), above) : null });
+function recordPipe(hook: Hook, source: object, dest: object, above: Function): void {
+  try {
+    const record = ensureRecord(dest);
+    if (record === undefined) return;
+    const pipes = (record.pipes ??= []);
+    if (pipes.length < MAX_PIPES) {
+      pipes.push({ source, capture: shouldCapture(dest) ? captureStack(Math.max(flags.config.stackDepth, PIPE_DEPTH), above) : null });
+    }
+  } catch (error) {
+    failed(hook, error);
   }
 }
 
 /** Remembers, on the destination, where each pipe into it was set up. */
 function makePipe(original: Function, hook: Hook): Function {
   return function pipe(this: object, dest: unknown) {
-    if (!hook.disabled && !runtime.reporting && !inPipeline && typeof dest === 'object' && dest !== null) {
-      try {
-        recordPipe(this, dest, pipe);
-      } catch (error) {
-        failed(hook, error);
-      }
-    }
+    if (!idle(hook) && !inPipeline && typeof dest === 'object' && dest !== null) recordPipe(hook, this, dest, pipe);
     return original.apply(this, arguments);
   };
 }
@@ -57,13 +61,14 @@ function destinationOf(args: IArguments): { source: object; dest: object } | nul
  */
 function makePipeline(original: Function, hook: Hook): Function {
   const pipeline = function pipeline(this: unknown) {
-    if (hook.disabled || runtime.reporting || inPipeline) return original.apply(this, arguments);
+    if (idle(hook) || inPipeline) return original.apply(this, arguments);
+    let ends: ReturnType<typeof destinationOf> = null;
     try {
-      const ends = destinationOf(arguments);
-      if (ends !== null) recordPipe(ends.source, ends.dest, pipeline);
+      ends = destinationOf(arguments);
     } catch (error) {
       failed(hook, error);
     }
+    if (ends !== null) recordPipe(hook, ends.source, ends.dest, pipeline);
     inPipeline = true;
     try {
       return original.apply(this, arguments);

@@ -1,5 +1,6 @@
 import shimmer from 'shimmer';
-import { runtime, warnInternal } from '../runtime';
+import { flags } from '../flags';
+import { warnInternal } from '../stderr';
 
 const kWrapper = Symbol('endguard.wrapper');
 
@@ -18,17 +19,23 @@ const wrapped: Wrapped[] = [];
 
 shimmer({ logger: (msg: string) => warnInternal('shimmer', msg) });
 
+/** The agent failed inside a hook: it becomes a pass-through, and one warning is printed. */
 export function failed(hook: Hook, error: unknown): void {
   hook.disabled = true;
   warnInternal(hook.name, error);
 }
 
+/** The wrapper's first check: nothing to do (hook disabled, or endguard itself is writing). */
+export function idle(hook: Hook): boolean {
+  return hook.disabled || flags.reporting;
+}
+
 /**
- * Wraps target[method] once (shimmer), keeping the original's name and length.
- * `make` gets the original and the hook; it returns the wrapper.
+ * Wraps target[method] once (shimmer), keeping the original's name and length; only own
+ * methods, never twice. `make` gets the original and the hook; it returns the wrapper.
  */
 export function wrapMethod(
-  target: object | undefined,
+  target: object | undefined | null,
   method: string,
   label: string,
   make: (original: Function, hook: Hook) => Function,
@@ -42,6 +49,7 @@ export function wrapMethod(
   try {
     shimmer.wrap(target as Record<string, any>, method, (original: any) => {
       made = make(original as Function, hook);
+      // shimmer keeps neither; Node 20's Writable.prototype.write.name is ''
       Object.defineProperty(made, 'name', { value: (original as Function).name, configurable: true });
       Object.defineProperty(made, 'length', { value: (original as Function).length, configurable: true });
       Object.defineProperty(made, kWrapper, { value: hook });
@@ -57,12 +65,12 @@ export function wrapMethod(
   return true;
 }
 
-/** Restores every original whose wrapper is still in place; others become pass-throughs. */
+/** Restores every original whose wrapper is still in place; the others become pass-throughs. */
 export function unwrapAll(): void {
   for (const { target, method, wrapper } of wrapped.splice(0)) {
     const hook = (wrapper as unknown as Record<symbol, Hook>)[kWrapper];
     if (hook !== undefined) hook.disabled = true;
     if ((target as Record<string, unknown>)[method] === wrapper) shimmer.unwrap(target as Record<string, any>, method);
   }
-  runtime.active = null;
+  flags.active = null;
 }

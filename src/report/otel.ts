@@ -1,27 +1,9 @@
-import * as dc from 'node:diagnostics_channel';
-import { fileURLToPath } from 'node:url';
-import type { Config, ViolationMessage, ViolationReport } from '../types';
-import { runtime, warnInternal } from '../runtime';
-import { parseSite } from '../callsite';
-import { kEndContext } from './channel';
-import {
-  ATTR_CODE_COLUMN_NUMBER,
-  ATTR_CODE_FILE_PATH,
-  ATTR_CODE_FUNCTION_NAME,
-  ATTR_CODE_LINE_NUMBER,
-  ATTR_ENDGUARD_CAUSE,
-  ATTR_ENDGUARD_END_SITE,
-  ATTR_ENDGUARD_END_STACKTRACE,
-  ATTR_ENDGUARD_HINT,
-  ATTR_ENDGUARD_KIND,
-  ATTR_ENDGUARD_LATE_SITE,
-  ATTR_EXCEPTION_MESSAGE,
-  ATTR_EXCEPTION_STACKTRACE,
-  ATTR_EXCEPTION_TYPE,
-  EVENT_EXCEPTION,
-  SPAN_NAME_PREFIX,
-  TRACER_NAME,
-} from '../semconv';
+import type { ReportFact } from '../internal-types';
+import { channels } from '../channels';
+import { warnInternal } from '../stderr';
+import { packageVersion } from '../version';
+import { ATTR_EXCEPTION_MESSAGE, EVENT_EXCEPTION, SPAN_NAME_PREFIX, TRACER_NAME } from '../semconv';
+import { exceptionAttributes, exceptionType, spanAttributes, type Attributes } from './otel-attributes';
 
 // endguard talks to OpenTelemetry through the API's process-wide registry instead of
 // require('@opentelemetry/api'): the registry is what every copy of the 1.x API shares, so
@@ -35,8 +17,6 @@ const REGISTRY_KEY = Symbol.for('opentelemetry.js.api.1');
 const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
 const SPAN_STATUS_ERROR = 2; // SpanStatusCode.ERROR
 const SPAN_KIND_INTERNAL = 0; // SpanKind.INTERNAL
-
-type Attributes = Record<string, string | number>;
 
 interface OtelContext {
   getValue(key: symbol): unknown;
@@ -67,25 +47,31 @@ interface OtelRegistry {
 
 const holder = globalThis as unknown as Record<symbol, OtelRegistry | undefined>;
 
-let subscriber: ((message: unknown) => void) | null = null;
+/** Has an OpenTelemetry SDK (any copy of the 1.x API) registered a tracer provider in this process? */
+export function tracerProviderRegistered(): boolean {
+  return holder[REGISTRY_KEY]?.trace !== undefined;
+}
+
+let started = false;
 let tracer: OtelTracer | null = null;
 let tracerSource: unknown = null;
+/** The context active when each stream was first ended or destroyed (only streams ended inside a span). */
+let endContexts = new WeakMap<object, OtelContext>();
 
 /**
- * runtime.captureContext: runs at every first end/destroy of every stream. Without a
- * registered SDK it is one symbol lookup on globalThis (a few ns); with one, the context
- * manager's active() (an AsyncLocalStorage read), kept so a late write can find its request.
+ * Subscriber of the `ended` fact, subscribed only once an SDK registered: runs at every first
+ * end/destroy of every stream. The context manager's active() (an AsyncLocalStorage read) is
+ * kept so a late write can find its request.
  */
-function captureContext(): unknown {
+function onEnded(stream: unknown): void {
   const api = holder[REGISTRY_KEY];
-  if (api === undefined || api.trace === undefined || api.context === undefined) return undefined;
+  if (api === undefined || api.trace === undefined || api.context === undefined) return;
   try {
     const context = api.context.active();
     // no span to parent a later report under (e.g. a stream outside any request): keep nothing
-    return contextSpan(context) === undefined ? undefined : context;
+    if (contextSpan(context) !== undefined && !endContexts.has(stream as object)) endContexts.set(stream as object, context);
   } catch (error) {
     fail(error);
-    return undefined;
   }
 }
 
@@ -96,88 +82,10 @@ function fail(error: unknown): void {
 
 function tracerOf(api: OtelRegistry & { trace: NonNullable<OtelRegistry['trace']> }): OtelTracer {
   if (tracer === null || tracerSource !== api.trace) {
-    tracer = api.trace.getTracer(TRACER_NAME, version());
+    tracer = api.trace.getTracer(TRACER_NAME, packageVersion());
     tracerSource = api.trace;
   }
   return tracer;
-}
-
-let cachedVersion: string | undefined;
-function version(): string {
-  if (cachedVersion === undefined) {
-    try {
-      cachedVersion = (require('../../package.json') as { version: string }).version;
-    } catch {
-      cachedVersion = 'unknown';
-    }
-  }
-  return cachedVersion;
-}
-
-function locationPath(location: string): string {
-  if (!location.startsWith('file://')) return location;
-  try {
-    return fileURLToPath(location);
-  } catch {
-    return location;
-  }
-}
-
-/** The function name V8 printed on the stack frame at `site` (`at name (file:line:col)`), if any. */
-export function functionAt(stack: string, site: string | null): string | null {
-  const wanted = parseSite(site);
-  if (wanted === null) return null;
-  for (const raw of stack.split('\n')) {
-    const line = raw.trim();
-    if (!line.startsWith('at ') || !line.endsWith(')')) continue;
-    const open = line.lastIndexOf(' (');
-    if (open === -1) continue;
-    const at = parseSite(line.slice(open + 2, -1));
-    if (at === null || at.line !== wanted.line || at.column !== wanted.column || locationPath(at.file) !== wanted.file) continue;
-    const name = line.slice(3, open).replace(/^async /, '');
-    return name === '' || name === '<anonymous>' ? null : name;
-  }
-  return null;
-}
-
-/** The Node error message of the late call: the first line of the late stack without `Error [CODE]: `. */
-export function lateMessage(report: ViolationReport): string {
-  const first = report.lateStack.split('\n', 1)[0] ?? '';
-  const prefix = `Error [${report.code}]: `;
-  if (first.startsWith(prefix) && first.length > prefix.length) return first.slice(prefix.length);
-  return `${report.kind.replace(/-/g, ' ')} (${report.type}.${report.method})`;
-}
-
-/** The `exception` event's attributes for a report (semconv exception.* and code.*, plus endguard.*). */
-export function exceptionAttributes(report: ViolationReport): Attributes {
-  const attributes: Attributes = {
-    [ATTR_EXCEPTION_TYPE]: report.code,
-    [ATTR_EXCEPTION_MESSAGE]: lateMessage(report),
-    [ATTR_EXCEPTION_STACKTRACE]: report.lateStack,
-    [ATTR_ENDGUARD_KIND]: report.kind,
-    [ATTR_ENDGUARD_CAUSE]: report.cause,
-    [ATTR_ENDGUARD_HINT]: report.hint,
-  };
-  if (report.endStack !== null) attributes[ATTR_ENDGUARD_END_STACKTRACE] = report.endStack;
-  if (report.endSite !== null) attributes[ATTR_ENDGUARD_END_SITE] = report.endSite;
-  if (report.lateSite !== null) attributes[ATTR_ENDGUARD_LATE_SITE] = report.lateSite;
-  const late = parseSite(report.lateSite);
-  if (late !== null) {
-    attributes[ATTR_CODE_FILE_PATH] = late.file;
-    attributes[ATTR_CODE_LINE_NUMBER] = late.line;
-    attributes[ATTR_CODE_COLUMN_NUMBER] = late.column;
-    const fn = functionAt(report.lateStack, report.lateSite);
-    if (fn !== null) attributes[ATTR_CODE_FUNCTION_NAME] = fn;
-  }
-  return attributes;
-}
-
-/** The attributes of the child span itself, so backends that index only span attributes find it. */
-function spanAttributes(report: ViolationReport): Attributes {
-  const attributes: Attributes = { [ATTR_ENDGUARD_KIND]: report.kind, [ATTR_ENDGUARD_CAUSE]: report.cause };
-  if (report.endSite !== null) attributes[ATTR_ENDGUARD_END_SITE] = report.endSite;
-  if (report.lateSite !== null) attributes[ATTR_ENDGUARD_LATE_SITE] = report.lateSite;
-  return attributes;
 }
 
 function contextSpan(context: unknown): OtelSpan | undefined {
@@ -185,15 +93,15 @@ function contextSpan(context: unknown): OtelSpan | undefined {
   return (context as OtelContext).getValue(SPAN_KEY) as OtelSpan | undefined;
 }
 
-function onViolation(message: unknown): void {
+function onReport(message: unknown): void {
+  const { report, target } = message as ReportFact;
   const api = holder[REGISTRY_KEY];
-  if (api === undefined || api.trace === undefined || api.context === undefined) return;
+  if (report === null || api === undefined || api.trace === undefined || api.context === undefined) return;
   try {
-    const report = message as ViolationMessage;
     const attributes = exceptionAttributes(report);
     const lateContext = api.context.active();
     const active = contextSpan(lateContext);
-    const endContext = (message as Record<symbol, unknown>)[kEndContext];
+    const endContext = endContexts.get(target);
     const ended = contextSpan(endContext);
     const recording = active !== undefined && active.isRecording();
     if (recording) active.addEvent(EVENT_EXCEPTION, attributes);
@@ -208,7 +116,7 @@ function onViolation(message: unknown): void {
     if (recording) options.links = [{ context: active.spanContext() }];
     const span = tracerOf(api as Parameters<typeof tracerOf>[0]).startSpan(SPAN_NAME_PREFIX + report.kind, options, parent);
     span.addEvent(EVENT_EXCEPTION, attributes);
-    span.setStatus({ code: SPAN_STATUS_ERROR, message: `${report.code}: ${attributes[ATTR_EXCEPTION_MESSAGE]}` });
+    span.setStatus({ code: SPAN_STATUS_ERROR, message: `${exceptionType(report)}: ${attributes[ATTR_EXCEPTION_MESSAGE]}` });
     span.end();
   } catch (error) {
     fail(error);
@@ -217,20 +125,28 @@ function onViolation(message: unknown): void {
 
 /**
  * Subscribes the OpenTelemetry reporter. It does OpenTelemetry work only once an SDK has
- * registered a tracer provider, before or after endguard started; until then each end costs
- * one registry lookup and each violation one more.
+ * registered, before or after endguard started; until then ends publish nothing to it and
+ * each violation costs one registry lookup.
  */
-export function startOtel(_config: Config): void {
-  if (subscriber !== null) return;
-  subscriber = onViolation;
-  dc.subscribe('endguard:violation', onViolation);
-  if (holder[REGISTRY_KEY] !== undefined || !watchRegistration()) runtime.captureContext = captureContext;
+export function startOtel(): void {
+  if (started) return;
+  started = true;
+  channels.report.subscribe(onReport);
+  if (holder[REGISTRY_KEY] !== undefined || !watchRegistration()) followEnds();
+}
+
+let endsFollowed = false;
+function followEnds(): void {
+  if (started && !endsFollowed) {
+    endsFollowed = true;
+    channels.ended.subscribe(onEnded);
+  }
 }
 
 /**
- * Until an SDK registers, ends should not pay even the registry lookup: an accessor on the
- * registry's global key (which the API assigns, `global[key] = global[key] ?? {...}`)
- * switches the end-time capture on when that happens. False when the key cannot be watched.
+ * Until an SDK registers, ends should not pay even the publish: an accessor on the registry's
+ * global key (which the API assigns, `global[key] = global[key] ?? {...}`) subscribes to the
+ * `ended` fact when that happens. False when the key cannot be watched.
  */
 function watchRegistration(): boolean {
   let value: OtelRegistry | undefined;
@@ -241,7 +157,7 @@ function watchRegistration(): boolean {
       get: () => value,
       set: (next: OtelRegistry | undefined) => {
         value = next;
-        if (subscriber !== null && next !== undefined) runtime.captureContext = captureContext;
+        if (next !== undefined) followEnds();
       },
     });
     return true;
@@ -251,9 +167,12 @@ function watchRegistration(): boolean {
 }
 
 export function stopOtel(): void {
-  if (subscriber !== null) dc.unsubscribe('endguard:violation', subscriber);
-  subscriber = null;
+  if (!started) return;
+  started = false;
+  channels.report.unsubscribe(onReport);
+  if (endsFollowed) channels.ended.unsubscribe(onEnded);
+  endsFollowed = false;
+  endContexts = new WeakMap();
   tracer = null;
   tracerSource = null;
-  if (runtime.captureContext === captureContext) runtime.captureContext = null;
 }

@@ -1,6 +1,6 @@
 import type { ViolationReport } from '../types';
-import { sourceLine } from '../source';
-import { parseSite } from '../callsite';
+import { sourceLine } from '../build/source';
+import { parseSite } from '../core/callsite';
 
 function excerpt(site: string | null): string[] {
   const parsed = parseSite(site);
@@ -24,7 +24,7 @@ const TITLES: Record<ViolationReport['kind'], [string, string]> = {
 export function formatPretty(report: ViolationReport, seen: number, windowSeconds: number): string {
   const [endTitle, lateTitle] = TITLES[report.kind];
   const lines = [
-    `endguard: ${report.kind} on ${report.type}.${report.method}() (${report.code}) [mode=${report.mode}, capture=${report.capture}]`,
+    `endguard: ${report.kind} on ${report.type}.${report.method}()${report.code === null ? '' : ` (${report.code})`} [mode=${report.mode}, capture=${report.capture}]`,
     `  ${endTitle.padEnd(15)} ${report.endSite ?? `(unknown: ${report.endSiteNote ?? 'not captured'})`}`,
     ...excerpt(report.endSite),
     `  ${lateTitle.padEnd(15)} ${report.lateSite ?? '(no frame outside Node and dependencies)'}`,

@@ -77,13 +77,41 @@ describe('strict', () => {
     expect(run.reports[0]).toMatchObject({ mode: 'strict', endSite, lateSite });
   });
 
-  it('reports, but does not throw into, a late write made by pipe internals', async () => {
-    const bare = await runFixture('pipe-two-sources.js', 'none');
+  it('a late write made by pipe internals: reported, never thrown inside Node, raised on the next tick naming both sites', async () => {
     const run = await runFixture('pipe-two-sources.js', 'require', { env: { ENDGUARD_MODE: 'strict' } });
-    expect(run.out).toEqual(bare.out);
-    expect(run.code).toBe(0);
+    const endSite = markedSite('pipe-two-sources.js', 'end', 'quick.pipe');
+    const lateSite = markedSite('pipe-two-sources.js', 'late', 'slow.pipe');
     expect(run.reports).toHaveLength(1);
-    expect(run.reports[0]).toMatchObject({ kind: 'write-after-end', cause: 'pipe-multiple-sources', mode: 'strict' });
+    expect(run.reports[0]).toMatchObject({ kind: 'write-after-end', cause: 'pipe-multiple-sources', mode: 'strict', endSite, lateSite });
+    expect(run.code).toBe(1);
+    expect(run.stderr).toContain(`Error: endguard: write() after the stream was ended (write-after-end; ended at ${endSite}; the late call came from stream internals set up at ${lateSite})`);
+    expect(run.stderr).toContain("code: 'ERR_ENDGUARD_WRITE_AFTER_END'");
+    // the sink's own error path is untouched: Node's error is not replaced by the strict one
+    expect(run.out).not.toContainEqual({ done: true });
+  });
+
+  it('a pipe ending a sink the app already ended (double end by internals): an uncaught error naming both sites, exit code 1', async () => {
+    const bare = await runFixture('strict-pipe-end.js', 'none');
+    expect(bare.code).toBe(0);
+    const run = await runFixture('strict-pipe-end.js', 'require', { env: { ENDGUARD_MODE: 'strict' } });
+    const endSite = markedSite('strict-pipe-end.js', 'end', 'sink.end');
+    const lateSite = markedSite('strict-pipe-end.js', 'late', '.pipe');
+    expect(run.reports).toHaveLength(1);
+    expect(run.reports[0]).toMatchObject({ kind: 'double-end', cause: 'pipe-and-end', endSite, lateSite });
+    expect(run.code).toBe(1);
+    expect(run.out).toEqual([{ exit: 1 }]);
+    expect(run.stderr).toContain(`endguard: end() after the stream was already ended (double-end; ended at ${endSite}; the late call came from stream internals set up at ${lateSite})`);
+  });
+});
+
+describe('modes without any reporter', () => {
+  it('enforce and strict act the same with ENDGUARD_LOG=off and no subscriber', async () => {
+    const enforce = await runFixture('missing-return.js', 'require', { env: { ENDGUARD_MODE: 'enforce', ENDGUARD_LOG: 'off' } });
+    expect(enforce).toMatchObject({ code: 0, stderr: '', out: [{ client: { status: 200, body: 'not found' } }] });
+    const strict = await runFixture('strict-throw.js', 'require', { env: { ENDGUARD_MODE: 'strict', ENDGUARD_LOG: 'off' } });
+    expect(strict.stderr).toBe('');
+    expect(strict.out[0]).toMatchObject({ thrown: true, code: 'ERR_ENDGUARD_WRITE_AFTER_END' });
+    expect(strict.out[0]!.message).toContain(`ended at ${markedSite('strict-throw.js', 'end', 'stream.end')}`);
   });
 });
 
@@ -129,6 +157,16 @@ describe('loading', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('start → stop → start: one report per violation in each started phase; a user’s unsubscribe works; stop leaves nothing subscribed', async () => {
+    const run = await runFixture('restart.js', 'none', { env: { ENDGUARD_DEDUPE_WINDOW: '0' } });
+    expect(run.out).toEqual([{ first: 1, stopped: 0, second: 1, unsubscribed: true, afterUnsubscribe: 0, subscribersAfterStop: false }]);
+    const lateSite = markedSite('restart.js', 'late', 'stream.write');
+    // the log too: exactly one line per violation while started (3 started-phase violations);
+    // a restart starts counting afresh
+    expect(run.reports.map((r) => r.lateSite)).toEqual([lateSite, lateSite, lateSite]);
+    expect(run.reports.map((r) => r.count)).toEqual([1, 1, 2]);
   });
 
   it('programmatic start() after the app created its streams still sees late writes', async () => {

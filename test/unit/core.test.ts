@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { readConfig } from '../../src/config';
-import { classify, type ClassifyInput } from '../../src/classify';
-import { LogThrottle, OccurrenceCounter, dedupeKey } from '../../src/dedupe';
-import { callExpressionAt } from '../../src/source';
-import { ArmedKeys, armKeyOf } from '../../src/state';
-import type { Frame } from '../../src/internal-types';
+import { classify, type ClassifyInput } from '../../src/core/classify';
+import { Throttle, dedupeKey } from '../../src/core/throttle';
+import { callExpressionAt } from '../../src/build/source';
+import { ArmedKeys, armKeyOf } from '../../src/core/arming';
+import { modeAction, reportableDoubleEnd } from '../../src/core/verdict';
+import type { Frame, Vocabulary } from '../../src/internal-types';
 
 function frame(file: string, line: number, fnLine: number, kind: Frame['kind'] = 'user', fn: string | null = null): Frame {
   return { file, line, column: 5, fn, fnLine, fnColumn: 1, kind };
@@ -13,7 +14,7 @@ function frame(file: string, line: number, fnLine: number, kind: Frame['kind'] =
 const base: ClassifyInput = {
   kind: 'write-after-end',
   method: 'end',
-  type: 'ServerResponse',
+  vocabulary: { receiver: 'res', response: true },
   endFrames: null,
   lateFrames: [],
   endFromPipe: false,
@@ -63,6 +64,12 @@ describe('classify', () => {
     expect(c.cause).toBe('headers-already-sent');
     expect(c.hint).toContain('res.writeHead(...) already sent the headers');
   });
+  it('a family words its hints in its own terms; the rest fall back to the node-stream wording', () => {
+    const vocabulary: Vocabulary = { receiver: 'controller', response: false, hints: { 'late-callback': (c) => `stop enqueueing on ${c.target}` } };
+    const late = { ...base, vocabulary, endCall: null, lateCall: null, sameExecution: false, endFrames: [frame('/a.js', 3, 2)], lateFrames: [frame('/a.js', 9, 8)] };
+    expect(classify(late)).toEqual({ cause: 'late-callback', hint: 'stop enqueueing on controller' });
+    expect(classify({ ...late, kind: 'write-after-destroy' }).hint).toBe('controller was destroyed before the late controller.end(): check controller.destroyed before writing');
+  });
 });
 
 describe('callExpressionAt', () => {
@@ -94,25 +101,49 @@ describe('config', () => {
   });
 });
 
-describe('dedupe and rate limit', () => {
-  it('counts per key, bounded', () => {
-    const counter = new OccurrenceCounter(2);
-    expect(counter.add('a')).toBe(1);
-    expect(counter.add('a')).toBe(2);
-    counter.add('b');
-    counter.add('c');
-    expect(counter.add('a')).toBe(1); // evicted
+describe('throttle: one decision per violation', () => {
+  it('counts per key, bounded (the least recently seen key is forgotten)', () => {
+    const t = new Throttle(100, 0, 0, 100, 2);
+    expect(t.decide('a', false, 0).count).toBe(1);
+    expect(t.decide('a', false, 0).count).toBe(2);
+    t.decide('b', false, 0);
+    t.decide('c', false, 0);
+    expect(t.decide('a', false, 0).count).toBe(1); // evicted
   });
   it('prints a key once per window, then with the number seen; caps lines per second', () => {
-    const t = new LogThrottle(2, 1000, 1000, 0);
+    const t = new Throttle(2, 1000, 0);
     const key = dedupeKey('/a:1:1', '/a:2:1', 'write-after-end');
-    expect(t.admit(key, 0)).toBe(1);
-    expect(t.admit(key, 10)).toBe(0);
-    expect(t.admit(key, 20)).toBe(0);
-    expect(t.admit(key, 1500)).toBe(3);
-    expect(t.admit('k1', 1500)).toBe(1);
-    expect(t.admit('k2', 1500)).toBe(0); // bucket empty
-    expect(t.suppressed).toBe(3);
+    expect(t.decide(key, false, 0)).toEqual({ publish: true, count: 1, print: 1 });
+    expect(t.decide(key, false, 10).print).toBe(0);
+    expect(t.decide(key, false, 20).print).toBe(0);
+    expect(t.decide(key, false, 1500)).toEqual({ publish: true, count: 4, print: 3 });
+    expect(t.decide('k1', false, 1500).print).toBe(1);
+    expect(t.decide('k2', false, 1500)).toEqual({ publish: true, count: 1, print: 0 }); // bucket empty
+  });
+  it('a repeat on the same stream is not published; the report budget resets each second', () => {
+    const t = new Throttle(10, 0, 0, 2);
+    expect(t.decide('a', false, 0).count).toBe(1);
+    expect(t.decide('a', true, 0)).toEqual({ publish: false, count: 1, print: 0 });
+    expect([t.admit(5), t.admit(6), t.admit(7)]).toEqual([true, true, false]);
+    expect(t.admit(1005)).toBe(true);
+  });
+});
+
+describe('verdict', () => {
+  const drops = new Set(['write-after-end'] as const);
+  it('strict throws, enforce drops only the family’s kinds, observe passes', () => {
+    expect(modeAction('strict', 'double-end', drops)).toBe(2);
+    expect(modeAction('enforce', 'write-after-end', drops)).toBe(1);
+    expect(modeAction('enforce', 'write-after-destroy', drops)).toBe(0);
+    expect(modeAction('observe', 'write-after-end', drops)).toBe(0);
+  });
+  it('a double end is reportable only when code made both calls and one is the user’s', () => {
+    const all = { endByCode: true, lateByCode: true, endUser: true, lateUser: true, lateDirect: true };
+    expect(reportableDoubleEnd(all, true, 'Writable')).toBe(true);
+    expect(reportableDoubleEnd({ ...all, lateByCode: false }, true, 'Writable')).toBe(false);
+    expect(reportableDoubleEnd({ ...all, endByCode: false }, true, 'Writable')).toBe(false);
+    expect(reportableDoubleEnd({ ...all, endByCode: false }, false, 'ClientHttp2Stream')).toBe(false);
+    expect(reportableDoubleEnd({ ...all, endUser: false, lateUser: false }, true, 'Socket')).toBe(false);
   });
 });
 

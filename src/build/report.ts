@@ -1,17 +1,19 @@
-import type { CapturePolicy, Mode, ViolationKind, ViolationReport } from './types';
-import type { Capture, Frame, PipeRecord, ResolvedStack, StreamRecord } from './internal-types';
-import { formatSite, nearestFrame, resolveStack } from './callsite';
-import { classify } from './classify';
+import type { CapturePolicy, Mode, ViolationKind, ViolationReport } from '../types';
+import type { Capture, Frame, PipeRecord, ResolvedStack, StreamRecord, Vocabulary } from '../internal-types';
+import { formatSite, nearestFrame, resolveStack } from '../core/callsite';
+import { classify } from '../core/classify';
+import type { SiteOrigins } from '../core/verdict';
 import { callExpressionAt, sourceLine, sourceLines } from './source';
-import { typeNameOf } from './state';
 
-/** What the patch layer knows at the late call. */
+/** Everything a report is built from: the late call's facts, resolved by patch/late.ts. */
 export interface LateCall {
   kind: ViolationKind;
   target: object;
+  type: string;
   method: string;
-  code: string;
+  code: string | null;
   message: string;
+  vocabulary: Vocabulary;
   lateCapture: Capture;
   lateAsyncId: number;
   record: StreamRecord | undefined;
@@ -67,19 +69,15 @@ function linesBetween(end: Frame | null, late: Frame | null): string[] | null {
   return sourceLines(end.file)?.slice(end.line - 1, late.line) ?? null;
 }
 
-/** Filled by buildReport: whether each site is the user's own code (or a pipe set up by it). */
-export interface SiteOrigins {
-  /** The end came from a pipe, or straight from code outside Node; false when Node ended the stream itself. */
-  endByCode: boolean;
-  lateByCode: boolean;
-  /** The site is a frame of the user's own code (not a dependency's). */
-  endUser: boolean;
-  lateUser: boolean;
-  /** The late call came straight from code outside Node, not from stream internals (pipe). */
-  lateDirect: boolean;
+/** The late stack's first line: `Error [CODE]: message`, or `Error: message` when there is no code. */
+function lateHeader(call: LateCall): string {
+  return call.code === null ? 'Error' : `Error [${call.code}]`;
 }
 
-/** Formats both stacks, picks both sites, classifies. Runs only when a violation is reported. */
+/**
+ * Formats both stacks, picks both sites, classifies. Runs only when a violation is reported;
+ * fills `origins` (whose code made each call) for the core's double-end rule and strict mode.
+ */
 export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationReport {
   const record = call.record;
   const pipes = record?.pipes ?? null;
@@ -87,7 +85,7 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
   const endCapture = useHeader ? record!.headerCapture : (record?.endCapture ?? null);
   const endMethod = record?.endMethod ?? null;
 
-  const late = side(call.lateCapture, [`Error [${call.code}]`, call.message], pipes, false);
+  const late = side(call.lateCapture, [lateHeader(call), call.message], pipes, false);
   const end = call.clientDisconnect
     ? { stack: null, site: null, fromPipe: false, pipeStack: null, direct: false }
     : side(endCapture, ['Error', `${useHeader ? 'headers sent' : (endMethod ?? 'end') + '()'} here`], pipes, true);
@@ -107,7 +105,7 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
   const { cause, hint } = classify({
     kind: call.kind,
     method: call.method,
-    type: typeNameOf(call.target),
+    vocabulary: call.vocabulary,
     endFrames: end.stack?.frames ?? null,
     lateFrames: late.stack?.frames ?? [],
     endFromPipe: end.fromPipe,
@@ -125,13 +123,13 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
   const report: ViolationReport = {
     endguard: 1,
     kind: call.kind,
-    type: typeNameOf(call.target),
+    type: call.type,
     code: call.code,
     method: call.method,
     endMethod: end.fromPipe ? 'pipe' : useHeader ? (record?.headerMethod ?? endMethod) : endMethod,
     endStack: end.fromPipe && end.pipeStack !== null ? end.pipeStack.text : (end.stack?.text ?? null),
     endSite: end.site === null ? null : formatSite(end.site),
-    lateStack: late.stack?.text ?? `Error [${call.code}]: ${call.message}`,
+    lateStack: late.stack?.text ?? `${lateHeader(call)}: ${call.message}`,
     lateSite: late.site === null ? null : formatSite(late.site),
     cause,
     hint,

@@ -1,5 +1,5 @@
-import type { ViolationKind } from './types';
-import { FIRST_DESTROY, FIRST_END, type StreamRecord } from './internal-types';
+import type { ViolationKind } from '../types';
+import { FIRST_DESTROY, FIRST_END, type StreamRecord } from '../internal-types';
 
 /**
  * What a late write means, decided by what happened FIRST: an ended stream is usually

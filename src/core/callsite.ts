@@ -1,15 +1,13 @@
 import { fileURLToPath } from 'node:url';
 import * as path from 'node:path';
 import * as nodeModule from 'node:module';
-import type { Capture, Frame, ResolvedStack } from './internal-types';
+import type { Capture, Frame, ResolvedStack } from '../internal-types';
 
 // dist/ itself and the two register files: the package root is not excluded, because a
 // project's own test fixtures or demo may live under it.
-const AGENT_DIR = __dirname + path.sep;
-const AGENT_FILES = new Set([
-  path.join(__dirname, '..', 'register.cjs'),
-  path.join(__dirname, '..', 'register.mjs'),
-]);
+const DIST = path.join(__dirname, '..');
+const AGENT_DIR = DIST + path.sep;
+const AGENT_FILES = new Set([path.join(DIST, '..', 'register.cjs'), path.join(DIST, '..', 'register.mjs')]);
 
 const ErrorCtor = Error as ErrorConstructor & { stackTraceLimit: number };
 /** Node's default Error.prepareStackTrace, when that is what endguard found when it loaded. */
@@ -41,7 +39,8 @@ function sourceMapsEnabled(): boolean {
   return process.execArgv.includes('--enable-source-maps') || /--enable-source-maps/.test(process.env.NODE_OPTIONS ?? '');
 }
 
-function toPath(file: string): string {
+/** A file URL as a path; anything else unchanged. */
+export function toPath(file: string): string {
   if (file.startsWith('file://')) {
     try {
       return fileURLToPath(file);

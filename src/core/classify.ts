@@ -1,0 +1,147 @@
+import type { Cause, ViolationKind } from '../types';
+import type { Frame, HintContext, HintId, Vocabulary } from '../internal-types';
+
+export interface ClassifyInput {
+  kind: ViolationKind;
+  /** The late method (write, end, setHeader, enqueue, ...). */
+  method: string;
+  /** How this family's objects are named in hints; see Vocabulary. */
+  vocabulary: Vocabulary;
+  /** Frames of the ending call; null when it was not captured (armed policy, agent loaded late). */
+  endFrames: readonly Frame[] | null;
+  lateFrames: readonly Frame[];
+  endFromPipe: boolean;
+  lateFromPipe: boolean;
+  pipeCount: number;
+  /** Ended and late call ran in the same async execution; null when unknown. */
+  sameExecution: boolean | null;
+  clientDisconnect: boolean;
+  /** `res.json(...)` at the end site / late site, when the source could be read. */
+  endCall: string | null;
+  lateCall: string | null;
+  /** Source lines from the end site's line to the late site's line, when both are in one function. */
+  between: readonly string[] | null;
+  /** headers-after-sent: the call that flushed the headers (writeHead, write, end). */
+  headersFlushedBy: string | null;
+  /** The late call is the user's own setHeader/writeHead/appendHeader (not a framework's). */
+  lateHeaderCall: boolean;
+}
+
+export interface Classification {
+  cause: Cause;
+  hint: string;
+}
+
+/** The node-stream and http wording: every family's fallback. */
+const HINTS: Record<HintId, (c: HintContext) => string> = {
+  'client-disconnect': (c) =>
+    `the client disconnected before ${c.lateCall}: stop on ${c.target}.on('close', ...) or check ${c.target}.destroyed before writing`,
+  destroyed: (c) => `${c.target} was destroyed before ${c.lateCall}: check ${c.target}.destroyed before writing`,
+  'pipe-and-end': () => 'the pipe ends the destination when the source ends: remove the explicit end(), or pipe(dest, { end: false })',
+  'pipe-multiple-sources': () =>
+    'several sources are piped into one destination and the first to finish ends it: pipe with { end: false } and end once, after all sources',
+  'pipe-ended': (c) =>
+    `the pipe ended ${c.target} before ${c.lateCall}: use stream.pipeline(...) and write in its callback, or pipe(dest, { end: false })`,
+  'double-end': (c) => `end() is called twice: keep one ${c.endCall.replace('(...)', '()')} (guard with ${c.target}.writableEnded)`,
+  'headers-already-sent': (c) =>
+    `${c.flusher} already sent the headers: set them before it, or check ${c.target}.headersSent before ${c.lateCall}`,
+  'missing-return': (c) => `return after ${c.endCall}`,
+  'write-after-own-end': (c) => `${c.lateCall} runs after ${c.endCall} in the same function: write before ending, or return after ${c.endCall}`,
+  'missing-return-unknown-end': (c) => `a response was already sent in this request: return after sending it, before ${c.lateCall}`,
+  'double-send': (c) => `send one response per request: remove or guard the second ${c.lateCall}`,
+  'next-after-send': (c) => `return after ${c.endCall} instead of calling next(): a later handler responded again`,
+  'late-subscriber': (c) => `a listener outlived the response: remove it on ${c.target}.on('close', ...) before ${c.lateCall} can run`,
+  'late-callback': (c) =>
+    `a callback responded after ${c.endCall}: check ${c.target}.writableEnded before ${c.lateCall}, or cancel the pending work when the response ends`,
+};
+
+function receiverOf(call: string | null, vocabulary: Vocabulary): string {
+  const dot = call?.indexOf('.') ?? -1;
+  if (call !== null && dot > 0) return call.slice(0, dot);
+  return vocabulary.receiver;
+}
+
+function sameFunction(a: Frame, b: Frame): boolean {
+  if (a.file !== b.file || b.line < a.line) return false;
+  if (a.fnLine > 0 && b.fnLine > 0) return a.fnLine === b.fnLine && a.fnColumn === b.fnColumn;
+  return a.fn !== null && a.fn === b.fn;
+}
+
+/** Did the late call run synchronously inside the HTTP request dispatch (no tick in between)? */
+function inRequestDispatch(frames: readonly Frame[]): boolean {
+  return frames.some((f) => f.kind === 'internal' && (f.file === 'node:_http_server' || f.file.endsWith('http2/compat')));
+}
+
+function viaRouter(frames: readonly Frame[]): boolean {
+  return frames.some((f) => f.kind === 'dependency' && (f.fn === 'next' || /[/\\]node_modules[/\\](router|express|connect)[/\\]/.test(f.file)));
+}
+
+function viaEmitter(frames: readonly Frame[]): boolean {
+  const firstUser = frames.findIndex((f) => f.kind === 'user');
+  return firstUser !== -1 && frames.slice(firstUser + 1, firstUser + 4).some((f) => f.file === 'node:events');
+}
+
+/** A `}` closing the end site's block before the late line: the branch fell through. */
+function leftABlock(lines: readonly string[]): boolean {
+  const first = lines[0] ?? '';
+  if (/\bif\s*\(|\belse\b/.test(first.replace(/\/\/.*$/, ''))) return true;
+  let depth = 0;
+  for (const line of lines.slice(0, -1)) {
+    const code = line.replace(/\/\/.*$/, '').replace(/(['"`])(?:\\.|(?!\1).)*\1/g, '');
+    for (const ch of code) {
+      if (ch === '{') depth++;
+      else if (ch === '}' && --depth < 0) return true;
+    }
+  }
+  return false;
+}
+
+/** Which cause, and which of the hints for it. Pure. */
+export function causeOf(input: ClassifyInput): { cause: Cause; hint: HintId } {
+  const { kind, endFrames, lateFrames } = input;
+  if (input.clientDisconnect) return { cause: 'client-disconnect', hint: 'client-disconnect' };
+  if (kind === 'write-after-destroy') return { cause: 'destroyed', hint: 'destroyed' };
+  if (kind === 'double-end' && (input.endFromPipe || input.lateFromPipe)) return { cause: 'pipe-and-end', hint: 'pipe-and-end' };
+  if (input.pipeCount >= 2 && (input.endFromPipe || input.lateFromPipe)) {
+    return { cause: 'pipe-multiple-sources', hint: 'pipe-multiple-sources' };
+  }
+  if (input.endFromPipe) return { cause: 'pipe-ended', hint: 'pipe-ended' };
+  if (kind === 'double-end') return { cause: 'double-end', hint: 'double-end' };
+  if (kind === 'headers-after-sent' && input.lateHeaderCall && input.headersFlushedBy !== null) {
+    return { cause: 'headers-already-sent', hint: 'headers-already-sent' };
+  }
+
+  const endUser = endFrames?.find((f) => f.kind === 'user') ?? null;
+  const lateUser = lateFrames.find((f) => f.kind === 'user') ?? null;
+  const synchronous = input.sameExecution ?? inRequestDispatch(lateFrames);
+
+  if (endUser !== null && lateUser !== null && sameFunction(endUser, lateUser)) {
+    if (input.between === null || leftABlock(input.between)) return { cause: 'missing-return', hint: 'missing-return' };
+    if (!input.vocabulary.response) return { cause: 'missing-return', hint: 'write-after-own-end' };
+    return { cause: 'double-send', hint: 'double-send' };
+  }
+  if (synchronous) {
+    // armed first report: the end site is unknown, the late call ran in the same dispatch
+    if (endUser === null) return { cause: 'missing-return', hint: 'missing-return-unknown-end' };
+    if (viaRouter(lateFrames)) return { cause: 'next-after-send', hint: 'next-after-send' };
+    return { cause: 'missing-return', hint: 'missing-return' };
+  }
+  if (viaEmitter(lateFrames)) return { cause: 'late-subscriber', hint: 'late-subscriber' };
+  return { cause: 'late-callback', hint: 'late-callback' };
+}
+
+/** Turns the facts of a violation into a cause and a fix hint in the family's own terms. Pure. */
+export function classify(input: ClassifyInput): Classification {
+  const { cause, hint } = causeOf(input);
+  const { vocabulary } = input;
+  const target = receiverOf(input.lateCall ?? input.endCall, vocabulary);
+  const context: HintContext = {
+    target,
+    method: input.method,
+    endCall: input.endCall ?? vocabulary.firstCall ?? 'the first response',
+    lateCall: input.lateCall ?? `the late ${target}.${input.method}()`,
+    flusher: input.endCall ?? `${target}.${input.headersFlushedBy ?? 'writeHead'}(...)`,
+  };
+  const word = vocabulary.hints?.[hint] ?? HINTS[hint];
+  return { cause, hint: word(context) };
+}

@@ -1,0 +1,53 @@
+import type { ViolationKind } from '../types';
+
+/** Node's own code and message for each kind of late call on a node stream or response. */
+export const NODE_ERRORS: Record<ViolationKind, { code: string; message: string }> = {
+  'write-after-end': { code: 'ERR_STREAM_WRITE_AFTER_END', message: 'write after end' },
+  'write-after-destroy': { code: 'ERR_STREAM_DESTROYED', message: 'Cannot call write after a stream was destroyed' },
+  'double-end': { code: 'ERR_STREAM_ALREADY_FINISHED', message: 'Cannot call end after a stream was finished' },
+  'headers-after-sent': { code: 'ERR_HTTP_HEADERS_SENT', message: 'Cannot set headers after they are sent to the client' },
+};
+
+/** An Error shaped like Node's internal ones: `Error [CODE]: message`, with `code`. */
+export function nodeError(code: string, message: string): Error {
+  const error = new Error(message) as Error & { code: string };
+  error.code = code;
+  Object.defineProperty(error, 'name', { value: `Error [${code}]`, configurable: true, writable: true });
+  void error.stack; // format the stack with the bracketed name, as Node does
+  delete (error as { name?: string }).name;
+  return error;
+}
+
+const AFTER: Record<ViolationKind, string> = {
+  'write-after-end': 'after the stream was ended',
+  'write-after-destroy': 'after the stream was destroyed',
+  'double-end': 'after the stream was already ended',
+  'headers-after-sent': 'after the headers were sent',
+};
+
+/** What strict mode needs to name in its error. */
+export interface StrictFacts {
+  kind: ViolationKind;
+  method: string;
+  endSite: string | null;
+  /** Why endSite is null. */
+  note: string | null;
+  /** Set when the late call was made by stream internals (a pipe): the site of the code behind it. */
+  lateSite?: string | null;
+}
+
+/**
+ * strict mode: the error thrown at the late call site (or, for a call made by stream internals,
+ * raised on the next tick); its message names the end site. `above` and the frames above it
+ * are hidden, so the stack starts at the caller.
+ */
+export function strictError(facts: StrictFacts, above: Function): Error {
+  const { kind, method, endSite, note } = facts;
+  const verb = kind === 'headers-after-sent' ? 'headers sent' : kind === 'write-after-destroy' ? 'destroyed' : 'ended';
+  const where = endSite !== null ? `${verb} at ${endSite}` : `${verb} at an unknown site: ${note ?? 'not captured'}`;
+  const late = facts.lateSite === undefined ? '' : `; the late call came from stream internals set up at ${facts.lateSite ?? 'an unknown site'}`;
+  const error = new Error(`endguard: ${method}() ${AFTER[kind]} (${kind}; ${where}${late})`) as Error & { code: string };
+  error.code = 'ERR_ENDGUARD_' + kind.toUpperCase().replace(/-/g, '_');
+  Error.captureStackTrace(error, above);
+  return error;
+}

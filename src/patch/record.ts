@@ -1,0 +1,118 @@
+import { executionAsyncId } from 'node:async_hooks';
+import { FIRST_DESTROY, FIRST_END, FIRST_NONE, StreamRecord } from '../internal-types';
+import { captureStack } from '../core/callsite';
+import { channels } from '../channels';
+import { flags } from '../flags';
+import { shouldCapture } from './capture';
+import { failed, type Hook } from './wrap';
+
+/** Returns its argument from the constructor, so a subclass's private field lands on any object. */
+class Stamp {
+  constructor(target: object) {
+    return target;
+  }
+}
+
+/**
+ * The per-stream slot is a class private field stamped onto the stream: like a non-enumerable
+ * symbol it is invisible to util.inspect, Object.keys, JSON and Reflect.ownKeys, but it is
+ * added by a plain store. Object.defineProperty of a symbol on a ServerResponse measured
+ * 1.7 µs per response (a slow runtime path that can also turn the object's map into a
+ * dictionary and slow every later property access in Node's http code); this is ~0.2 µs.
+ */
+class RecordSlot extends Stamp {
+  #record: StreamRecord | undefined;
+
+  static get(stream: object): StreamRecord | undefined {
+    return #record in stream ? (stream as RecordSlot).#record : undefined;
+  }
+
+  static attach(stream: object, record: StreamRecord): void {
+    new RecordSlot(stream);
+    (stream as RecordSlot).#record = record;
+  }
+}
+
+/** The stream's record, or undefined. Never creates one. */
+export function recordOf(stream: object): StreamRecord | undefined {
+  return RecordSlot.get(stream);
+}
+
+/** The stream's record, created on first use. */
+export function ensureRecord(stream: object): StreamRecord | undefined {
+  const existing = RecordSlot.get(stream);
+  if (existing !== undefined) return existing;
+  const record = new StreamRecord();
+  try {
+    RecordSlot.attach(stream, record);
+  } catch {
+    // objects that refuse new private fields (non-extensible, on V8s that enforce it): no
+    // state, no capture; late calls are still seen
+    return undefined;
+  }
+  return record;
+}
+
+/**
+ * Records the first end or destroy of a stream, its site captured per the capture policy, and
+ * publishes the `ended` fact. Returns the record, or undefined when nothing is kept (armed
+ * policy, key not armed: Node's own flags still tell ended from destroyed at the late call).
+ */
+export function recordEnd(
+  hook: Hook,
+  stream: object,
+  first: typeof FIRST_END | typeof FIRST_DESTROY,
+  method: string,
+  above: Function,
+): StreamRecord | undefined {
+  try {
+    if (channels.ended.hasSubscribers) channels.ended.publish(stream);
+    if (!shouldCapture(stream)) return undefined;
+    const record = ensureRecord(stream);
+    if (record === undefined || record.first !== FIRST_NONE) return record;
+    record.first = first;
+    record.endMethod = method;
+    record.endAsyncId = executionAsyncId();
+    record.endTime = Date.now();
+    record.endCapture = captureStack(flags.config.stackDepth, above);
+    return record;
+  } catch (error) {
+    failed(hook, error);
+    return undefined;
+  }
+}
+
+/** The headers went out (writeHead, or the first write/end): keep the call's site for a later setHeader. */
+export function recordHeaders(hook: Hook, res: object, method: string, above: Function): void {
+  try {
+    const capture = shouldCapture(res);
+    if (!capture && recordOf(res) === undefined) return;
+    const record = ensureRecord(res);
+    if (record === undefined || record.headerMethod !== null) return;
+    record.headerMethod = method;
+    if (capture) record.headerCapture = captureStack(flags.config.stackDepth, above);
+  } catch (error) {
+    failed(hook, error);
+  }
+}
+
+/** An already-ended stream's connection went away: keep when, for a later client-disconnect report. */
+export function recordClose(hook: Hook, stream: object): void {
+  try {
+    const record = recordOf(stream);
+    if (record !== undefined && record.endTime === 0) record.endTime = Date.now();
+  } catch (error) {
+    failed(hook, error);
+  }
+}
+
+/** A response destroyed with no destroy() of ours on record: the client went away (at `closedAt`, 0 when unknown). */
+export function markDisconnected(stream: object, closedAt: number): StreamRecord | undefined {
+  const record = ensureRecord(stream);
+  if (record !== undefined && record.first === FIRST_NONE) {
+    record.first = FIRST_DESTROY;
+    record.clientDisconnect = true;
+    record.endTime = closedAt || Date.now();
+  }
+  return record;
+}

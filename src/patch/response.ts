@@ -1,0 +1,129 @@
+import { FIRST_DESTROY, FIRST_END, FIRST_NONE, type LateFacts } from '../internal-types';
+import { lateKind } from '../core/detect';
+import { flags } from '../flags';
+import { capturing } from './capture';
+import { CHAINABLE, END, WRITE, lateCall } from './late';
+import { markDisconnected, recordEnd, recordHeaders, recordOf } from './record';
+import { failed, idle, type Hook } from './wrap';
+
+// The wrappers shared by every HTTP response family (http.OutgoingMessage, http2 compat); a
+// ResponseShape says how to read one family's state.
+
+/** How to read a response's state: http.OutgoingMessage and http2 compat responses differ. */
+export interface ResponseShape {
+  ended(res: object): boolean;
+  destroyed(res: object): boolean;
+  headersSent(res: object): boolean;
+  /** Whether end(chunk, ...) writes `chunk`. */
+  isChunk(chunk: unknown): boolean;
+  /** The code Node throws for a header call after the headers went out, when not ERR_HTTP_HEADERS_SENT. */
+  headersSentCode?: string;
+}
+
+/** When the response's connection closed, from the socket's own record (0 when unknown). */
+function closedAtOf(res: { socket?: object | null }): number {
+  try {
+    const socket = res.socket;
+    if (socket === undefined || socket === null) return 0;
+    return recordOf(socket)?.endTime ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** Facts for a late call on a response; `ended` is Node's own flag at the time of the call. */
+function responseFacts(res: object, ended: boolean, destroyed: boolean, method: string, headers: boolean): LateFacts {
+  let record = recordOf(res);
+  if (destroyed && (record === undefined || record.first === FIRST_NONE) && !ended) record = markDisconnected(res, closedAtOf(res));
+  const kind = headers ? 'headers-after-sent' : lateKind(ended, record);
+  const clientDisconnect = !headers && kind === 'write-after-destroy' && record?.clientDisconnect === true;
+  return {
+    kind,
+    target: res,
+    method,
+    record,
+    clientDisconnect,
+    closedAt: clientDisconnect ? (record?.endTime ?? 0) : 0,
+  };
+}
+
+/**
+ * Calls the original with `self` marked active, so Node's own nested calls on it
+ * (_implicitHeader → writeHead, http2 end(chunk) → write) are never taken for late calls.
+ */
+function applyAsActive(self: object, original: Function, args: IArguments): unknown {
+  const previous = flags.active;
+  flags.active = self;
+  try {
+    return original.apply(self, args);
+  } finally {
+    flags.active = previous;
+  }
+}
+
+export const makeResponseWrite = (shape: ResponseShape) => (original: Function, hook: Hook): Function =>
+  function write(this: object) {
+    if (idle(hook) || this === flags.active) return original.apply(this, arguments);
+    if (!shape.ended(this) && !shape.destroyed(this)) {
+      // the first write flushes the headers, via this.writeHead (Node's _implicitHeader)
+      if (shape.headersSent(this) || !capturing()) return original.apply(this, arguments);
+      recordHeaders(hook, this, 'write', write);
+      return applyAsActive(this, original, arguments);
+    }
+    const facts = responseFacts(this, shape.ended(this), shape.destroyed(this), 'write', false);
+    return lateCall(hook, facts, WRITE, this, original, arguments, write);
+  };
+
+export const makeResponseEnd = (shape: ResponseShape) => (original: Function, hook: Hook): Function =>
+  function end(this: object, chunk: unknown) {
+    if (idle(hook) || this === flags.active) return original.apply(this, arguments);
+    const withChunk = shape.isChunk(chunk);
+    const ended = shape.ended(this);
+    const destroyed = shape.destroyed(this);
+    if (!ended && (!destroyed || !withChunk)) {
+      if (destroyed) {
+        try {
+          markDisconnected(this, closedAtOf(this));
+        } catch (error) {
+          failed(hook, error);
+        }
+      } else {
+        const flushes = !shape.headersSent(this);
+        const record = recordEnd(hook, this, FIRST_END, 'end', end);
+        if (flushes && record !== undefined && record.headerMethod === null) {
+          record.headerMethod = 'end';
+          record.headerCapture = record.endCapture;
+        }
+      }
+      return capturing() ? applyAsActive(this, original, arguments) : original.apply(this, arguments);
+    }
+    const facts = withChunk
+      ? responseFacts(this, ended, destroyed, 'end', false)
+      : { ...responseFacts(this, true, false, 'end', false), kind: 'double-end' as const };
+    return lateCall(hook, facts, END, this, original, arguments, end);
+  };
+
+export const makeResponseDestroy = (shape: ResponseShape) => (original: Function, hook: Hook): Function =>
+  function destroy(this: object) {
+    if (!idle(hook) && !shape.destroyed(this) && !shape.ended(this)) recordEnd(hook, this, FIRST_DESTROY, 'destroy', destroy);
+    return original.apply(this, arguments);
+  };
+
+/** setHeader / writeHead / appendHeader after the headers went out (Node throws ERR_HTTP_HEADERS_SENT). */
+export function makeHeaderMethod(method: string, shape: ResponseShape) {
+  const flushes = method === 'writeHead';
+  return (original: Function, hook: Hook): Function =>
+    function headerMethod(this: object) {
+      const sent = shape.headersSent(this);
+      if ((!sent && !flushes) || idle(hook) || this === flags.active) return original.apply(this, arguments);
+      if (!sent) {
+        if (!capturing()) return original.apply(this, arguments);
+        // an explicit writeHead flushes the headers: its site is the one a later setHeader needs
+        recordHeaders(hook, this, method, headerMethod);
+        return applyAsActive(this, original, arguments);
+      }
+      const facts = responseFacts(this, shape.ended(this), shape.destroyed(this), method, true);
+      if (shape.headersSentCode !== undefined) facts.code = shape.headersSentCode;
+      return lateCall(hook, facts, CHAINABLE, this, original, arguments, headerMethod);
+    };
+}

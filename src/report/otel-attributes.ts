@@ -1,0 +1,83 @@
+import type { ViolationReport } from '../types';
+import { parseSite, toPath } from '../core/callsite';
+import {
+  ATTR_CODE_COLUMN_NUMBER,
+  ATTR_CODE_FILE_PATH,
+  ATTR_CODE_FUNCTION_NAME,
+  ATTR_CODE_LINE_NUMBER,
+  ATTR_ENDGUARD_CAUSE,
+  ATTR_ENDGUARD_END_SITE,
+  ATTR_ENDGUARD_END_STACKTRACE,
+  ATTR_ENDGUARD_HINT,
+  ATTR_ENDGUARD_KIND,
+  ATTR_ENDGUARD_LATE_SITE,
+  ATTR_EXCEPTION_MESSAGE,
+  ATTR_EXCEPTION_STACKTRACE,
+  ATTR_EXCEPTION_TYPE,
+} from '../semconv';
+
+// The OpenTelemetry attributes of a report: semconv exception.* and code.*, plus endguard.*. Pure.
+
+export type Attributes = Record<string, string | number>;
+
+/** The function name V8 printed on the stack frame at `site` (`at name (file:line:col)`), if any. */
+export function functionAt(stack: string, site: string | null): string | null {
+  const wanted = parseSite(site);
+  if (wanted === null) return null;
+  for (const raw of stack.split('\n')) {
+    const line = raw.trim();
+    if (!line.startsWith('at ') || !line.endsWith(')')) continue;
+    const open = line.lastIndexOf(' (');
+    if (open === -1) continue;
+    const at = parseSite(line.slice(open + 2, -1));
+    if (at === null || at.line !== wanted.line || at.column !== wanted.column || toPath(at.file) !== wanted.file) continue;
+    const name = line.slice(3, open).replace(/^async /, '');
+    return name === '' || name === '<anonymous>' ? null : name;
+  }
+  return null;
+}
+
+/** The Node error message of the late call: the first line of the late stack without `Error [CODE]: `. */
+export function lateMessage(report: ViolationReport): string {
+  const first = report.lateStack.split('\n', 1)[0] ?? '';
+  const prefix = report.code === null ? 'Error: ' : `Error [${report.code}]: `;
+  if (first.startsWith(prefix) && first.length > prefix.length) return first.slice(prefix.length);
+  return `${report.kind.replace(/-/g, ' ')} (${report.type}.${report.method})`;
+}
+
+/** semconv `exception.type`: the error code; the kind when the library raises none (Koa). */
+export function exceptionType(report: ViolationReport): string {
+  return report.code ?? report.kind;
+}
+
+/** The `exception` event's attributes for a report (semconv exception.* and code.*, plus endguard.*). */
+export function exceptionAttributes(report: ViolationReport): Attributes {
+  const attributes: Attributes = {
+    [ATTR_EXCEPTION_TYPE]: exceptionType(report),
+    [ATTR_EXCEPTION_MESSAGE]: lateMessage(report),
+    [ATTR_EXCEPTION_STACKTRACE]: report.lateStack,
+    [ATTR_ENDGUARD_KIND]: report.kind,
+    [ATTR_ENDGUARD_CAUSE]: report.cause,
+    [ATTR_ENDGUARD_HINT]: report.hint,
+  };
+  if (report.endStack !== null) attributes[ATTR_ENDGUARD_END_STACKTRACE] = report.endStack;
+  if (report.endSite !== null) attributes[ATTR_ENDGUARD_END_SITE] = report.endSite;
+  if (report.lateSite !== null) attributes[ATTR_ENDGUARD_LATE_SITE] = report.lateSite;
+  const late = parseSite(report.lateSite);
+  if (late !== null) {
+    attributes[ATTR_CODE_FILE_PATH] = late.file;
+    attributes[ATTR_CODE_LINE_NUMBER] = late.line;
+    attributes[ATTR_CODE_COLUMN_NUMBER] = late.column;
+    const fn = functionAt(report.lateStack, report.lateSite);
+    if (fn !== null) attributes[ATTR_CODE_FUNCTION_NAME] = fn;
+  }
+  return attributes;
+}
+
+/** The attributes of the child span itself, so backends that index only span attributes find it. */
+export function spanAttributes(report: ViolationReport): Attributes {
+  const attributes: Attributes = { [ATTR_ENDGUARD_KIND]: report.kind, [ATTR_ENDGUARD_CAUSE]: report.cause };
+  if (report.endSite !== null) attributes[ATTR_ENDGUARD_END_SITE] = report.endSite;
+  if (report.lateSite !== null) attributes[ATTR_ENDGUARD_LATE_SITE] = report.lateSite;
+  return attributes;
+}
