@@ -3,7 +3,7 @@ export type Mode = 'observe' | 'enforce' | 'strict' | 'off';
 /** Where reports are written (stderr). */
 export type LogFormat = 'pretty' | 'json' | 'off';
 /** When the ending call site is captured. */
-export type CapturePolicy = 'always' | 'armed';
+export type CapturePolicy = 'always' | 'budget' | 'armed';
 
 export type ViolationKind = 'write-after-end' | 'write-after-destroy' | 'double-end' | 'headers-after-sent';
 
@@ -26,6 +26,8 @@ export interface Config {
   readonly mode: Mode;
   readonly log: LogFormat;
   readonly capture: CapturePolicy;
+  /** budget policy: CPU milliseconds per second the end-site captures may cost. */
+  readonly captureBudget: number;
   /** Frames kept per captured stack. */
   readonly stackDepth: number;
   /** Log lines per second, across all keys. */

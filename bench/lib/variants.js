@@ -15,6 +15,9 @@ const VARIANTS = {
   bare: { args: [], env: {} },
   armed: { args: ['--require', REGISTER_CJS], env: { ENDGUARD_CAPTURE: 'armed' } },
   always: { args: ['--require', REGISTER_CJS], env: { ENDGUARD_CAPTURE: 'always' } },
+  // the production default: whatever NODE_ENV=production selects (the budget policy)
+  production: { args: ['--require', REGISTER_CJS], env: { NODE_ENV: 'production' } },
+  budget: { args: ['--require', REGISTER_CJS], env: { ENDGUARD_CAPTURE: 'budget' } },
   // enforce with the production capture policy: compare it with `armed` (observe)
   enforce: { args: ['--require', REGISTER_CJS], env: { ENDGUARD_CAPTURE: 'armed', ENDGUARD_MODE: 'enforce' } },
   'enforce-always': { args: ['--require', REGISTER_CJS], env: { ENDGUARD_CAPTURE: 'always', ENDGUARD_MODE: 'enforce' } },

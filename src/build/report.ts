@@ -22,6 +22,8 @@ export interface LateCall {
   closedAt: number;
   mode: Mode;
   capture: CapturePolicy;
+  /** Why the capture policy kept no end site, when it explains a missing one (armed, budget exhausted). */
+  missedCapture: string | null;
 }
 
 interface Side {
@@ -147,9 +149,7 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
 
 function endSiteNote(call: LateCall, endCapture: Capture | null): string {
   if (call.clientDisconnect) return 'no code ended this stream: the client closed the connection';
-  if (endCapture === null && call.capture === 'armed') {
-    return 'armed capture: the end site is recorded from the next occurrence of this route or stream type';
-  }
+  if (endCapture === null && call.missedCapture !== null) return call.missedCapture;
   if (call.record === undefined || call.record.endMethod === null) {
     return 'the stream was ended or destroyed where endguard could not see it (before endguard loaded, or by Node itself)';
   }

@@ -1,13 +1,7 @@
 import { fileURLToPath } from 'node:url';
-import * as path from 'node:path';
 import * as nodeModule from 'node:module';
 import type { Capture, Frame, ResolvedStack } from '../internal-types';
-
-// dist/ itself and the two register files: the package root is not excluded, because a
-// project's own test fixtures or demo may live under it.
-const DIST = path.join(__dirname, '..');
-const AGENT_DIR = DIST + path.sep;
-const AGENT_FILES = new Set([path.join(DIST, '..', 'register.cjs'), path.join(DIST, '..', 'register.mjs')]);
+import { AGENT_DIR, AGENT_FILES } from '../paths';
 
 const ErrorCtor = Error as ErrorConstructor & { stackTraceLimit: number };
 /** Node's default Error.prepareStackTrace, when that is what endguard found when it loaded. */

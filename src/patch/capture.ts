@@ -1,24 +1,52 @@
+import { performance } from 'node:perf_hooks';
+import type { Capture } from '../internal-types';
 import type { Config } from '../types';
 import { ArmedKeys, armKeyOf } from '../core/arming';
+import { CaptureBudget } from '../core/capture-budget';
+import { captureStack } from '../core/callsite';
 
 // The capture policy: whether an end, destroy, header flush or pipe captures its call site.
-// always: every one; armed: only those of a key (route or stream type) that produced a
-// violation while nothing was captured.
-let always = false;
+// - always: every one;
+// - armed: only those of a key (route or stream type) that produced a violation while
+//   nothing was captured;
+// - budget: every one while the measured cost of the captures stays inside a CPU budget,
+//   sampled beyond it, with armed keys first.
+const ALWAYS = 0;
+const ARMED = 1;
+const BUDGET = 2;
+let policy = ALWAYS;
 const armed = new ArmedKeys();
 /** Set when the first key is armed: until then no end pays for a key lookup. */
 let anyArmed = false;
+let budget = new CaptureBudget(6000, 0);
 
-export function configureCapture(config: Config): void {
-  always = config.capture === 'always';
+export function configureCapture(config: Pick<Config, 'capture' | 'captureBudget'>): void {
+  policy = config.capture === 'always' ? ALWAYS : config.capture === 'armed' ? ARMED : BUDGET;
   armed.clear();
   anyArmed = false;
+  budget = new CaptureBudget(config.captureBudget * 1000, performance.now());
 }
 
-/** Should this end/destroy/pipe capture its call site now? */
-export function shouldCapture(stream: object): boolean {
-  if (always) return true;
+function isArmed(stream: object): boolean {
   return anyArmed && armed.has(armKeyOf(stream));
+}
+
+/**
+ * The site of an end/destroy/header flush/pipe, captured if the policy wants it now (null
+ * otherwise). Under the budget policy the capture's own cost is measured and charged.
+ */
+export function captureSite(stream: object, depth: number, above: Function): Capture | null {
+  if (policy === ALWAYS) return captureStack(depth, above);
+  if (policy === ARMED) return isArmed(stream) ? captureStack(depth, above) : null;
+  const start = performance.now();
+  // the key lookup (it builds a string) only when the bucket is empty
+  if (!budget.allows(start) && !(anyArmed && isArmed(stream) && budget.allowsDebt())) {
+    budget.refuse(start);
+    return null;
+  }
+  const capture = captureStack(depth, above);
+  budget.charge((performance.now() - start) * 1000);
+  return capture;
 }
 
 /**
@@ -26,11 +54,22 @@ export function shouldCapture(stream: object): boolean {
  * header flush keeps nothing.
  */
 export function capturing(): boolean {
-  return always || anyArmed;
+  return policy !== ARMED || anyArmed;
 }
 
-/** A violation had no end site under the armed policy: capture this stream's key from now on. */
+/** A violation had no end site: capture this stream's key from now on (armed and budget policies). */
 export function armFor(stream: object): void {
+  if (policy === ALWAYS) return;
   armed.arm(armKeyOf(stream));
   anyArmed = true;
+}
+
+/** Why an end was not captured, for the report; null when the policy does not explain it. */
+export function missedCaptureNote(): string | null {
+  if (policy === ARMED) return 'armed capture: the end site is recorded from the next occurrence of this route or stream type';
+  if (policy === BUDGET && budget.lastSkipAt > performance.now() - 2000) {
+    const share = Math.round(budget.share() * 100);
+    return `capture budget (${budget.perSecondUs / 1000} ms/s) exhausted: this end was not sampled (${share} % of ends captured in the last second); its route or stream type is captured from its next occurrence`;
+  }
+  return null;
 }

@@ -8,7 +8,7 @@ import { DROP, PASS, THROW, modeAction, reportableDoubleEnd, type Action, type S
 import { REPORTS_PER_SECOND, Throttle, dedupeKey } from '../core/throttle';
 import { channels } from '../channels';
 import { asReporter, flags } from '../flags';
-import { armFor } from './capture';
+import { armFor, missedCaptureNote } from './capture';
 import { ensureRecord } from './record';
 import { failed, type Hook } from './wrap';
 
@@ -133,6 +133,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
         closedAt: facts.closedAt ?? 0,
         mode,
         capture: flags.config.capture,
+        missedCapture: missedCaptureNote(),
       },
       origins,
     );
@@ -143,7 +144,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
   const record = facts.record ?? ensureRecord(facts.target);
   const repeat = record !== undefined && report.lateSite !== null && record.lastLateSite === report.lateSite;
   if (record !== undefined) record.lastLateSite = report.lateSite;
-  if (flags.config.capture === 'armed' && report.endStack === null && report.cause !== 'client-disconnect') armFor(facts.target);
+  if (report.endStack === null && report.cause !== 'client-disconnect') armFor(facts.target);
 
   const decision = throttle.decide(dedupeKey(report.endSite, report.lateSite, kind), repeat);
   if (decision.publish) {

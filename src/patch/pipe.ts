@@ -1,8 +1,7 @@
 import stream = require('node:stream');
 import { promisify } from 'node:util';
-import { captureStack } from '../core/callsite';
 import { flags } from '../flags';
-import { shouldCapture } from './capture';
+import { captureSite } from './capture';
 import { ensureRecord } from './record';
 import { failed, idle, wrapMethod, type Hook } from './wrap';
 
@@ -25,7 +24,7 @@ function recordPipe(hook: Hook, source: object, dest: object, above: Function): 
     if (record === undefined) return;
     const pipes = (record.pipes ??= []);
     if (pipes.length < MAX_PIPES) {
-      pipes.push({ source, capture: shouldCapture(dest) ? captureStack(Math.max(flags.config.stackDepth, PIPE_DEPTH), above) : null });
+      pipes.push({ source, capture: captureSite(dest, Math.max(flags.config.stackDepth, PIPE_DEPTH), above) });
     }
   } catch (error) {
     failed(hook, error);

@@ -1,9 +1,8 @@
 import { executionAsyncId } from 'node:async_hooks';
 import { FIRST_DESTROY, FIRST_END, FIRST_NONE, StreamRecord } from '../internal-types';
-import { captureStack } from '../core/callsite';
 import { channels } from '../channels';
 import { flags } from '../flags';
-import { shouldCapture } from './capture';
+import { captureSite } from './capture';
 import { failed, type Hook } from './wrap';
 
 /** Returns its argument from the constructor, so a subclass's private field lands on any object. */
@@ -67,14 +66,17 @@ export function recordEnd(
 ): StreamRecord | undefined {
   try {
     if (channels.ended.hasSubscribers) channels.ended.publish(stream);
-    if (!shouldCapture(stream)) return undefined;
-    const record = ensureRecord(stream);
-    if (record === undefined || record.first !== FIRST_NONE) return record;
+    const existing = recordOf(stream);
+    if (existing !== undefined && existing.first !== FIRST_NONE) return existing;
+    const capture = captureSite(stream, flags.config.stackDepth, above);
+    if (capture === null) return existing;
+    const record = existing ?? ensureRecord(stream);
+    if (record === undefined) return undefined;
     record.first = first;
     record.endMethod = method;
     record.endAsyncId = executionAsyncId();
     record.endTime = Date.now();
-    record.endCapture = captureStack(flags.config.stackDepth, above);
+    record.endCapture = capture;
     return record;
   } catch (error) {
     failed(hook, error);
@@ -85,12 +87,14 @@ export function recordEnd(
 /** The headers went out (writeHead, or the first write/end): keep the call's site for a later setHeader. */
 export function recordHeaders(hook: Hook, res: object, method: string, above: Function): void {
   try {
-    const capture = shouldCapture(res);
-    if (!capture && recordOf(res) === undefined) return;
-    const record = ensureRecord(res);
-    if (record === undefined || record.headerMethod !== null) return;
+    const existing = recordOf(res);
+    if (existing !== undefined && existing.headerMethod !== null) return;
+    const capture = captureSite(res, flags.config.stackDepth, above);
+    if (capture === null && existing === undefined) return;
+    const record = existing ?? ensureRecord(res);
+    if (record === undefined) return;
     record.headerMethod = method;
-    if (capture) record.headerCapture = captureStack(flags.config.stackDepth, above);
+    record.headerCapture = capture;
   } catch (error) {
     failed(hook, error);
   }

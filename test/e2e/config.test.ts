@@ -13,7 +13,8 @@ let DEFAULTS: Record<string, unknown> = {};
 const VARIABLES: { name: string; key: string; allowed: RegExp }[] = [
   { name: 'ENDGUARD_MODE', key: 'mode', allowed: /observe, enforce, strict, off/ },
   { name: 'ENDGUARD_LOG', key: 'log', allowed: /pretty, json, off/ },
-  { name: 'ENDGUARD_CAPTURE', key: 'capture', allowed: /always, armed/ },
+  { name: 'ENDGUARD_CAPTURE', key: 'capture', allowed: /always, budget, armed/ },
+  { name: 'ENDGUARD_CAPTURE_BUDGET', key: 'captureBudget', allowed: /numbers 0\.1\.\.1000/ },
   { name: 'ENDGUARD_STACK_DEPTH', key: 'stackDepth', allowed: /integers? \d+\s*(\.\.|-|to)\s*\d+/ },
   { name: 'ENDGUARD_RATE_LIMIT', key: 'rateLimit', allowed: /integers? \d+\s*(\.\.|-|to)\s*\d+/ },
   { name: 'ENDGUARD_DEDUPE_WINDOW', key: 'dedupeWindow', allowed: /integers? \d+\s*(\.\.|-|to)\s*\d+/ },
@@ -102,7 +103,7 @@ describe('bad ENDGUARD_* values: one warning each, defaults, no crash', () => {
       // the variable a line is about is the first one it names (the unknown-variable line lists the known ones after)
       expect(agentLines(result).filter((l) => /ENDGUARD_[A-Z_]+/.exec(l)?.[0] === v), v).toHaveLength(1);
     }
-    expect(agentLines(result).filter((l) => /ignoring/.test(l))).toHaveLength(7);
+    expect(agentLines(result).filter((l) => /ignoring/.test(l))).toHaveLength(VARIABLES.length + 1);
   });
 
   it('a valid but oddly written value (case, spaces) is accepted without a warning', async () => {

@@ -178,8 +178,19 @@ describe('loading', () => {
 });
 
 describe('capture policy', () => {
-  it('armed (NODE_ENV=production): the first report has the late site only, the next one both', async () => {
+  it('budget (the NODE_ENV=production default): both sites from the first occurrence', async () => {
     const run = await runFixture('armed-repeat.js', 'require', { env: { NODE_ENV: 'production' } });
+    expect(run.reports).toHaveLength(1); // the second is a repeat of the same key: counted, not printed
+    expect(run.reports[0]).toMatchObject({
+      capture: 'budget',
+      endSite: markedSite('armed-repeat.js', 'end', 'res.status(400).json'),
+      lateSite: markedSite('armed-repeat.js', 'late', 'res.json'),
+      cause: 'missing-return',
+    });
+  });
+
+  it('armed: the first report has the late site only, the next one both', async () => {
+    const run = await runFixture('armed-repeat.js', 'require', { env: { NODE_ENV: 'production', ENDGUARD_CAPTURE: 'armed' } });
     expect(run.reports).toHaveLength(2);
     const [first, second] = run.reports;
     const endSite = markedSite('armed-repeat.js', 'end', 'res.status(400).json');
@@ -187,6 +198,19 @@ describe('capture policy', () => {
     expect(first).toMatchObject({ capture: 'armed', endSite: null, lateSite, kind: 'headers-after-sent' });
     expect(first!.endSiteNote).toMatch(/next occurrence/);
     expect(second).toMatchObject({ capture: 'armed', endSite, lateSite, cause: 'missing-return' });
+  });
+
+  it('budget exhausted: the report says why its end site is missing and arms the key; the budget comes back', async () => {
+    const file = 'budget-exhausted.js';
+    const run = await runFixture(file, 'require', { env: { ENDGUARD_CAPTURE: 'budget', ENDGUARD_CAPTURE_BUDGET: '0.1' } });
+    expect(run.reports.map((r) => r.lateSite)).toEqual(['a', 'b', 'c'].map((s) => markedSite(file, `late-${s}`, '.write')));
+    const [a, b, c] = run.reports;
+    expect(a).toMatchObject({ capture: 'budget', endSite: null, kind: 'write-after-end' });
+    expect(a!.endSiteNote).toMatch(/^capture budget \(0\.1 ms\/s\) exhausted: this end was not sampled \(\d+ % of ends captured in the last second\); its route or stream type is captured from its next occurrence$/);
+    // armed by the first report: captured although the budget is still spent
+    expect(b).toMatchObject({ endSite: markedSite(file, 'end-b', '.end') });
+    // another stream type, a second later: the budget has refilled
+    expect(c).toMatchObject({ type: 'PassThrough', endSite: markedSite(file, 'end-c', '.end') });
   });
 
   it('ENDGUARD_CAPTURE=always overrides NODE_ENV=production', async () => {

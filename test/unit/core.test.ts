@@ -5,6 +5,7 @@ import { Throttle, dedupeKey } from '../../src/core/throttle';
 import { callExpressionAt } from '../../src/build/source';
 import { ArmedKeys, armKeyOf } from '../../src/core/arming';
 import { modeAction, reportableDoubleEnd } from '../../src/core/verdict';
+import { CaptureBudget } from '../../src/core/capture-budget';
 import type { Frame, Vocabulary } from '../../src/internal-types';
 
 function frame(file: string, line: number, fnLine: number, kind: Frame['kind'] = 'user', fn: string | null = null): Frame {
@@ -81,9 +82,15 @@ describe('callExpressionAt', () => {
 });
 
 describe('config', () => {
-  it('defaults, NODE_ENV=production → armed', () => {
-    expect(readConfig({}).config).toMatchObject({ mode: 'observe', log: 'pretty', capture: 'always', stackDepth: 6 });
-    expect(readConfig({ NODE_ENV: 'production' }).config.capture).toBe('armed');
+  it('defaults, NODE_ENV=production → budget', () => {
+    expect(readConfig({}).config).toMatchObject({ mode: 'observe', log: 'pretty', capture: 'always', captureBudget: 6, stackDepth: 6 });
+    expect(readConfig({ NODE_ENV: 'production' }).config.capture).toBe('budget');
+  });
+  it('the capture budget takes decimals within bounds', () => {
+    expect(readConfig({ ENDGUARD_CAPTURE_BUDGET: '0.5' }).config.captureBudget).toBe(0.5);
+    const bad = readConfig({ ENDGUARD_CAPTURE_BUDGET: '0.01' });
+    expect(bad.config.captureBudget).toBe(6);
+    expect(bad.warnings).toEqual(['endguard: ignoring ENDGUARD_CAPTURE_BUDGET="0.01": allowed values are numbers 0.1..1000; using 6']);
   });
   it('one warning per bad variable, naming it and the allowed values; bounded and escaped', () => {
     const { config, warnings } = readConfig({ ENDGUARD_MODE: 'x'.repeat(100_000), ENDGUARD_LOG: 'ünïcode', ENDGUARD_STACK_DEPTH: '-1', ENDGUARD_TYPO: '1' });
@@ -126,6 +133,48 @@ describe('throttle: one decision per violation', () => {
     expect(t.decide('a', true, 0)).toEqual({ publish: false, count: 1, print: 0 });
     expect([t.admit(5), t.admit(6), t.admit(7)]).toEqual([true, true, false]);
     expect(t.admit(1005)).toBe(true);
+  });
+});
+
+describe('capture budget (controllable clock)', () => {
+  it('captures while the bucket holds tokens, samples beyond, refills over time', () => {
+    const b = new CaptureBudget(100, 0); // 100 µs per second
+    expect(b.allows(0)).toBe(true);
+    b.charge(50);
+    expect(b.allows(1)).toBe(true);
+    b.charge(50);
+    expect(b.allows(1)).toBe(true); // 0.1 µs refilled in 1 ms
+    b.charge(50);
+    expect(b.allows(2)).toBe(false);
+    b.refuse(2);
+    expect(b.lastSkipAt).toBe(2);
+    expect(b.allows(600)).toBe(true); // +59.8 µs after 598 ms
+    b.charge(50);
+    expect(b.allows(601)).toBe(false);
+    expect(b.allows(5000)).toBe(true); // refilled, but never past one second's worth
+    b.charge(50);
+    b.charge(50);
+    expect(b.allows(5000)).toBe(false);
+  });
+  it('one charge is bounded (a preemption is not the capture’s cost)', () => {
+    const b = new CaptureBudget(100, 0);
+    b.charge(10_000);
+    expect(b.allows(501)).toBe(true); // −50 + 50.1
+  });
+  it('armed keys may go one second into debt; the share of captured ends is per one-second window', () => {
+    const b = new CaptureBudget(100, 0);
+    expect(b.allows(0)).toBe(true);
+    b.charge(50);
+    b.charge(50);
+    b.charge(50);
+    expect(b.allows(0)).toBe(false);
+    expect(b.allowsDebt()).toBe(true);
+    b.charge(50); // −100: one second of debt
+    expect(b.allows(0)).toBe(false);
+    expect(b.allowsDebt()).toBe(false);
+    expect(b.share()).toBeCloseTo(2 / 3); // no full window yet: this one so far
+    expect(b.allows(1000)).toBe(false); // a new window: 2 of the 3 ends of the last one were captured
+    expect(b.share()).toBeCloseTo(2 / 3);
   });
 });
 

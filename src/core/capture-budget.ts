@@ -1,0 +1,77 @@
+/**
+ * A CPU budget for end-site captures: a token bucket of microseconds, refilled at `perSecondUs`
+ * and holding at most one second's worth; each capture's measured cost is charged to it. While
+ * it holds tokens every end is captured; past it, ends are sampled at the rate the budget
+ * allows (a capture whenever the bucket has refilled past zero). Ends of armed keys (a route
+ * that produced a violation with no end site) may take the bucket one more second into debt.
+ * Pure: the clock (ms, e.g. performance.now()) is an argument.
+ */
+/**
+ * Most one capture is charged. A capture costs 2–15 µs; a measurement far above that means
+ * the thread was preempted or a GC ran inside it, which is not the capture's cost and would
+ * otherwise drain a small budget for seconds.
+ */
+export const MAX_CHARGE_US = 50;
+
+export class CaptureBudget {
+  private tokens: number;
+  private refilledAt: number;
+  /** Ends seen and captured in the current and the previous one-second window. */
+  private windowStart: number;
+  private seen = 0;
+  private captured = 0;
+  private lastShare = -1;
+  /** When an end was last skipped for lack of budget (-Infinity: never). */
+  lastSkipAt = -Infinity;
+
+  constructor(
+    readonly perSecondUs: number,
+    now: number,
+  ) {
+    this.tokens = perSecondUs;
+    this.refilledAt = now;
+    this.windowStart = now;
+  }
+
+  /** The end seen at `now`: may it capture its site on the budget alone? Refills and counts it. */
+  allows(now: number): boolean {
+    const elapsed = now - this.refilledAt;
+    if (elapsed > 0) {
+      this.tokens = Math.min(this.perSecondUs, this.tokens + elapsed * (this.perSecondUs / 1000));
+      this.refilledAt = now;
+    }
+    if (now - this.windowStart >= 1000) {
+      this.lastShare = this.seen === 0 ? 1 : this.captured / this.seen;
+      this.windowStart = now;
+      this.seen = 0;
+      this.captured = 0;
+    }
+    this.seen++;
+    if (this.tokens <= 0) return false;
+    this.captured++;
+    return true;
+  }
+
+  /** The bucket is empty: may an armed key's end capture anyway (up to one more second of debt)? */
+  allowsDebt(): boolean {
+    if (this.tokens <= -this.perSecondUs) return false;
+    this.captured++;
+    return true;
+  }
+
+  /** The end seen at `now` was not captured. */
+  refuse(now: number): void {
+    this.lastSkipAt = now;
+  }
+
+  /** A capture allowed by allows() or allowsDebt() took `costUs`. */
+  charge(costUs: number): void {
+    this.tokens -= Math.min(costUs, MAX_CHARGE_US);
+  }
+
+  /** Share of ends captured over the last full one-second window (so far in the first one). */
+  share(): number {
+    if (this.lastShare >= 0) return this.lastShare;
+    return this.seen === 0 ? 1 : this.captured / this.seen;
+  }
+}
