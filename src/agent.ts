@@ -8,6 +8,7 @@ import { configureLate } from './patch/late';
 import { installPatches, uninstallPatches } from './patch/install';
 import { startLog, stopLog } from './report/log';
 import { startOtel, stopOtel } from './report/otel';
+import { startOtelMetrics, stopOtelMetrics } from './report/otel-metrics';
 import { startProcessFile, stopProcessFile } from './report/process-file';
 
 /** One instance per process: the record of the copy of endguard that owns it. */
@@ -48,6 +49,7 @@ export function startAgent(options: StartOptions = {}): Config | null {
   installPatches();
   startLog(config);
   startOtel();
+  startOtelMetrics();
   if (reportDir !== null) startProcessFile(reportDir);
   flags.enabled = true;
   return config;
@@ -60,6 +62,7 @@ export function stopAgent(): void {
   uninstallPatches();
   stopLog();
   stopOtel();
+  stopOtelMetrics();
   stopProcessFile();
   if (holder[GLOBAL_KEY]?.owner === OWNER) delete holder[GLOBAL_KEY];
 }
