@@ -1,6 +1,7 @@
 // The CLI's pure parts, in process: argument parsing, the allow list, JUnit escaping.
 import { describe, expect, it } from 'vitest';
 import type { ViolationReport } from '../../src/types';
+import { readConfig } from '../../src/config';
 import { parseArgs } from '../../src/cli/args';
 import { allowedBy, allowLine, parseAllowList } from '../../src/cli/allow';
 import type { CollectedReport, WatchedProcess } from '../../src/cli/collect';
@@ -41,6 +42,16 @@ describe('arguments', () => {
     expect(parseArgs(['--mode', ' STRICT ', '--dedupe-window', '0', 'x'])).toEqual({
       options: expect.objectContaining({ settings: { ENDGUARD_MODE: 'strict', ENDGUARD_DEDUPE_WINDOW: '0' } }),
     });
+  });
+});
+
+describe('ENDGUARD_REPORT_DIR (set by the CLI for its children)', () => {
+  it('a known variable; an absolute path is used, anything else ignored with one warning', () => {
+    expect(readConfig({ ENDGUARD_REPORT_DIR: '/tmp/endguard-x' })).toMatchObject({ reportDir: '/tmp/endguard-x', warnings: [] });
+    const relative = readConfig({ ENDGUARD_REPORT_DIR: 'reports' });
+    expect(relative.reportDir).toBeNull();
+    expect(relative.warnings).toEqual(['endguard: ignoring ENDGUARD_REPORT_DIR="reports": must be an absolute path (it is set by the endguard CLI)']);
+    expect(readConfig({}).reportDir).toBeNull();
   });
 });
 
