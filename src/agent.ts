@@ -8,6 +8,8 @@ import { configureLate } from './patch/late';
 import { installPatches, uninstallPatches } from './patch/install';
 import { startLog, stopLog } from './report/log';
 import { startOtel, stopOtel } from './report/otel';
+import { startOtelMetrics, stopOtelMetrics } from './report/otel-metrics';
+import { startProcessFile, stopProcessFile } from './report/process-file';
 
 /** One instance per process: the record of the copy of endguard that owns it. */
 const GLOBAL_KEY = Symbol.for('endguard');
@@ -37,7 +39,7 @@ export function startAgent(options: StartOptions = {}): Config | null {
     }
     return flags.config;
   }
-  const { config, warnings } = readConfig(process.env, options);
+  const { config, warnings, reportDir } = readConfig(process.env, options);
   for (const line of warnings) writeStderr(line + '\n');
   if (config.mode === 'off') return null;
   flags.config = config;
@@ -47,6 +49,8 @@ export function startAgent(options: StartOptions = {}): Config | null {
   installPatches();
   startLog(config);
   startOtel();
+  startOtelMetrics();
+  if (reportDir !== null) startProcessFile(reportDir);
   flags.enabled = true;
   return config;
 }
@@ -58,5 +62,7 @@ export function stopAgent(): void {
   uninstallPatches();
   stopLog();
   stopOtel();
+  stopOtelMetrics();
+  stopProcessFile();
   if (holder[GLOBAL_KEY]?.owner === OWNER) delete holder[GLOBAL_KEY];
 }

@@ -1,95 +1,111 @@
+import * as path from 'node:path';
 import type { CapturePolicy, Config, LogFormat, Mode } from './types';
 
 const MODES: readonly Mode[] = ['observe', 'enforce', 'strict', 'off'];
 const LOGS: readonly LogFormat[] = ['pretty', 'json', 'off'];
 const CAPTURES: readonly CapturePolicy[] = ['always', 'budget', 'armed'];
 
-const KNOWN = new Set([
-  'ENDGUARD_MODE',
-  'ENDGUARD_LOG',
-  'ENDGUARD_CAPTURE',
-  'ENDGUARD_CAPTURE_BUDGET',
-  'ENDGUARD_STACK_DEPTH',
-  'ENDGUARD_RATE_LIMIT',
-  'ENDGUARD_DEDUPE_WINDOW',
-]);
-
-const OPTION_VARS: Record<keyof Config, string> = {
-  mode: 'ENDGUARD_MODE',
-  log: 'ENDGUARD_LOG',
-  capture: 'ENDGUARD_CAPTURE',
-  captureBudget: 'ENDGUARD_CAPTURE_BUDGET',
-  stackDepth: 'ENDGUARD_STACK_DEPTH',
-  rateLimit: 'ENDGUARD_RATE_LIMIT',
-  dedupeWindow: 'ENDGUARD_DEDUPE_WINDOW',
-};
-
 /** ms of CPU per second the budget policy's captures may cost. */
 export const DEFAULT_CAPTURE_BUDGET = 6;
+
+/**
+ * Set by the `endguard` CLI for the processes it runs: the absolute directory where each
+ * process appends its reports as they happen (report/process-file.ts). Internal to the CLI:
+ * its file format may change between versions.
+ */
+export const REPORT_DIR_VARIABLE = 'ENDGUARD_REPORT_DIR';
+
+/** One ENDGUARD_* setting: its variable, the allowed values in words, and how a raw value is read. */
+export interface Setting {
+  key: keyof Config;
+  variable: string;
+  /** `observe, enforce, strict, off` or `integers 1..100`: the end of the warning line. */
+  allowed: string;
+  /** The value, or undefined when `raw` is not allowed. */
+  parse(raw: string): Config[keyof Config] | undefined;
+}
+
+function oneOf<T extends Mode | LogFormat | CapturePolicy>(key: keyof Config, variable: string, values: readonly T[]): Setting {
+  return {
+    key,
+    variable,
+    allowed: values.join(', '),
+    parse: (raw) => {
+      const value = raw.trim().toLowerCase();
+      return (values as readonly string[]).includes(value) ? (value as T) : undefined;
+    },
+  };
+}
+
+function integer(key: keyof Config, variable: string, min: number, max: number): Setting {
+  return {
+    key,
+    variable,
+    allowed: `integers ${min}..${max}`,
+    parse: (raw) => {
+      const value = raw.trim();
+      if (!/^[0-9]{1,9}$/.test(value)) return undefined;
+      const n = Number(value);
+      return n >= min && n <= max ? n : undefined;
+    },
+  };
+}
+
+/** A decimal number (`0.5`, `6`) within bounds. */
+function decimal(key: keyof Config, variable: string, min: number, max: number): Setting {
+  return {
+    key,
+    variable,
+    allowed: `numbers ${min}..${max}`,
+    parse: (raw) => {
+      const value = raw.trim();
+      if (!/^[0-9]{1,6}(\.[0-9]{1,3})?$/.test(value)) return undefined;
+      const n = Number(value);
+      return n >= min && n <= max ? n : undefined;
+    },
+  };
+}
+
+/** Every setting, in the order of the README's table (the CLI turns each into a flag). */
+export const SETTINGS: readonly Setting[] = [
+  oneOf('mode', 'ENDGUARD_MODE', MODES),
+  oneOf('log', 'ENDGUARD_LOG', LOGS),
+  oneOf('capture', 'ENDGUARD_CAPTURE', CAPTURES),
+  decimal('captureBudget', 'ENDGUARD_CAPTURE_BUDGET', 0.1, 1000),
+  integer('stackDepth', 'ENDGUARD_STACK_DEPTH', 1, 100),
+  integer('rateLimit', 'ENDGUARD_RATE_LIMIT', 1, 10000),
+  integer('dedupeWindow', 'ENDGUARD_DEDUPE_WINDOW', 0, 86400),
+];
+
+const KNOWN = new Set([...SETTINGS.map((s) => s.variable), REPORT_DIR_VARIABLE]);
+
+function defaults(env: NodeJS.ProcessEnv): Config {
+  return {
+    mode: 'observe',
+    log: 'pretty',
+    capture: env.NODE_ENV === 'production' ? 'budget' : 'always',
+    // 1 % of a core for the whole agent at saturation: the wrappers' own ~0.1–0.2 µs per
+    // response and the clock reads take the rest (docs/performance.md)
+    captureBudget: DEFAULT_CAPTURE_BUDGET,
+    // each captured frame costs ~0.5–0.7 µs inside a server: 6 reaches the user's frame below
+    // Express's res.json → res.send → res.end and keeps the per-response capture short
+    stackDepth: 6,
+    rateLimit: 10,
+    dedupeWindow: 60,
+  };
+}
 
 export interface ConfigResult {
   config: Config;
   warnings: string[];
+  /** ENDGUARD_REPORT_DIR when it is set to an absolute path, else null. */
+  reportDir: string | null;
 }
 
 /** Shows a bad value safely: bounded length, control and non-ASCII characters escaped. */
-function show(value: string): string {
+export function show(value: string): string {
   const cut = value.length > 40 ? value.slice(0, 40) + '…' : value;
   return JSON.stringify(cut).replace(/[^\x20-\x7e]/g, (c) => '\\u' + c.charCodeAt(0).toString(16).padStart(4, '0'));
-}
-
-function pick<T extends string>(
-  env: NodeJS.ProcessEnv,
-  name: string,
-  allowed: readonly T[],
-  fallback: T,
-  warnings: string[],
-): T {
-  const raw = env[name];
-  if (raw === undefined) return fallback;
-  const value = raw.trim().toLowerCase();
-  if ((allowed as readonly string[]).includes(value)) return value as T;
-  warnings.push(`endguard: ignoring ${name}=${show(raw)}: allowed values are ${allowed.join(', ')}; using ${fallback}`);
-  return fallback;
-}
-
-function integer(
-  env: NodeJS.ProcessEnv,
-  name: string,
-  min: number,
-  max: number,
-  fallback: number,
-  warnings: string[],
-): number {
-  const raw = env[name];
-  if (raw === undefined) return fallback;
-  const value = raw.trim();
-  if (/^[0-9]{1,9}$/.test(value)) {
-    const n = Number(value);
-    if (n >= min && n <= max) return n;
-  }
-  warnings.push(`endguard: ignoring ${name}=${show(raw)}: allowed values are integers ${min}..${max}; using ${fallback}`);
-  return fallback;
-}
-
-/** A decimal number (`0.5`, `6`) within bounds. */
-function decimal(
-  env: NodeJS.ProcessEnv,
-  name: string,
-  min: number,
-  max: number,
-  fallback: number,
-  warnings: string[],
-): number {
-  const raw = env[name];
-  if (raw === undefined) return fallback;
-  const value = raw.trim();
-  if (/^[0-9]{1,6}(\.[0-9]{1,3})?$/.test(value)) {
-    const n = Number(value);
-    if (n >= min && n <= max) return n;
-  }
-  warnings.push(`endguard: ignoring ${name}=${show(raw)}: allowed values are numbers ${min}..${max}; using ${fallback}`);
-  return fallback;
 }
 
 /** Environment → frozen Config. Never throws; every bad variable yields one warning. */
@@ -100,28 +116,27 @@ export function readConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
   const env: NodeJS.ProcessEnv = { NODE_ENV: source.NODE_ENV };
   for (const name of KNOWN) env[name] = source[name];
   // programmatic options go through the same validation as the environment
-  for (const [key, name] of Object.entries(OPTION_VARS)) {
-    const value = (overrides as Record<string, unknown>)[key];
-    if (value !== undefined) env[name] = String(value);
+  for (const setting of SETTINGS) {
+    const value = (overrides as Record<string, unknown>)[setting.key];
+    if (value !== undefined) env[setting.variable] = String(value);
   }
-  const captureDefault: CapturePolicy = env.NODE_ENV === 'production' ? 'budget' : 'always';
-  const config: Config = {
-    mode: pick(env, 'ENDGUARD_MODE', MODES, 'observe', warnings),
-    log: pick(env, 'ENDGUARD_LOG', LOGS, 'pretty', warnings),
-    capture: pick(env, 'ENDGUARD_CAPTURE', CAPTURES, captureDefault, warnings),
-    // 1 % of a core for the whole agent at saturation: the wrappers' own ~0.1–0.2 µs per
-    // response and the clock reads take the rest (docs/performance.md)
-    captureBudget: decimal(env, 'ENDGUARD_CAPTURE_BUDGET', 0.1, 1000, DEFAULT_CAPTURE_BUDGET, warnings),
-    // each captured frame costs ~0.5–0.7 µs inside a server: 6 reaches the user's frame below
-    // Express's res.json → res.send → res.end and keeps the per-response capture short
-    stackDepth: integer(env, 'ENDGUARD_STACK_DEPTH', 1, 100, 6, warnings),
-    rateLimit: integer(env, 'ENDGUARD_RATE_LIMIT', 1, 10000, 10, warnings),
-    dedupeWindow: integer(env, 'ENDGUARD_DEDUPE_WINDOW', 0, 86400, 60, warnings),
-  };
+  const config = defaults(env) as Record<keyof Config, Config[keyof Config]>;
+  for (const setting of SETTINGS) {
+    const raw = env[setting.variable];
+    if (raw === undefined) continue;
+    const value = setting.parse(raw);
+    if (value !== undefined) config[setting.key] = value;
+    else warnings.push(`endguard: ignoring ${setting.variable}=${show(raw)}: allowed values are ${setting.allowed}; using ${config[setting.key]}`);
+  }
   for (const name of Object.keys(source)) {
     if (name.startsWith('ENDGUARD_') && !KNOWN.has(name)) {
       warnings.push(`endguard: ignoring unknown variable ${show(name).slice(1, -1)}: known are ${[...KNOWN].join(', ')}`);
     }
   }
-  return { config: Object.freeze(config), warnings };
+  let reportDir = env[REPORT_DIR_VARIABLE] ?? null;
+  if (reportDir !== null && !path.isAbsolute(reportDir)) {
+    warnings.push(`endguard: ignoring ${REPORT_DIR_VARIABLE}=${show(reportDir)}: must be an absolute path (it is set by the endguard CLI)`);
+    reportDir = null;
+  }
+  return { config: Object.freeze(config as unknown as Config), warnings, reportDir };
 }

@@ -115,6 +115,8 @@ export interface LateFacts {
 export interface ReportFact {
   /** null: past the report budget, only counted. */
   report: ViolationReport | null;
+  /** The violation's kind, also when only counted. */
+  kind: ViolationKind;
   target: object;
   /** For the log: 0 prints nothing; otherwise the occurrences since this key last printed. */
   print: number;

@@ -27,3 +27,15 @@ export const ATTR_ENDGUARD_LATE_SITE = 'endguard.late.site';
 export const SPAN_NAME_PREFIX = 'endguard.';
 /** Instrumentation scope of endguard's spans. */
 export const TRACER_NAME = 'endguard';
+
+// Metrics
+/** Counter of violations, one per report (and per violation only counted past the report budget). */
+export const METRIC_VIOLATIONS = 'endguard.violations';
+/** UCUM annotation for a count of violations (semconv's `{thing}` convention). */
+export const METRIC_VIOLATIONS_UNIT = '{violation}';
+/** Instrumentation scope of endguard's meter. */
+export const METER_NAME = 'endguard';
+/** The report's `type`: whose object was written late (ServerResponse, PassThrough, ...). */
+export const ATTR_ENDGUARD_TYPE = 'endguard.type';
+/** semconv `http.route` (stable): the framework's route template, never the raw path. */
+export const ATTR_HTTP_ROUTE = 'http.route';

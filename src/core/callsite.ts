@@ -93,6 +93,29 @@ function toFrame(site: CallSiteLike, mapped: boolean): { frame: Frame; text: str
   return { frame: { file, line, column, fn, fnLine, fnColumn, kind: classifyFile(file) }, text };
 }
 
+/** `file:line:col` of one `    at fn (file:line:col)` / `    at file:line:col` line. */
+function locationOf(line: string): string {
+  const text = line.trim();
+  const open = text.lastIndexOf(' (');
+  return text.endsWith(')') && open !== -1 ? text.slice(open + 2, -1) : text.slice(3);
+}
+
+/**
+ * A formatter that maps positions itself (vite's module runner under vitest, source-map-support)
+ * prints one `at` line per call site: its positions are the user's lines, the call sites' are
+ * the generated code's. Any other shape (a custom format) leaves the frames as they are.
+ */
+function adoptPositions(frames: Frame[], formatted: string): void {
+  const lines = formatted.split('\n').filter((l) => /^\s+at /.test(l));
+  if (lines.length !== frames.length) return;
+  frames.forEach((frame, i) => {
+    const site = parseSite(locationOf(lines[i]!));
+    if (site === null || site.file === '') return;
+    const file = toPath(site.file);
+    frames[i] = { ...frame, file, line: site.line, column: site.column, kind: classifyFile(file) };
+  });
+}
+
 /**
  * Formats a capture once: structured frames for site selection, and the stack text as the
  * user would see it (their own Error.prepareStackTrace wins; source maps applied otherwise).
@@ -128,7 +151,10 @@ export function resolveStack(capture: Capture | null, name: string, message: str
     if (typeof userPrepare === 'function' && userPrepare !== NODE_DEFAULT_PREPARE) {
       try {
         const formatted: unknown = userPrepare(error, sites);
-        if (typeof formatted === 'string') return formatted;
+        if (typeof formatted === 'string') {
+          adoptPositions(frames, formatted);
+          return formatted;
+        }
       } catch {
         // a broken user formatter must not lose the report
       }

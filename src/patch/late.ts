@@ -106,7 +106,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
   const mode = flags.config.mode;
   const action = modeAction(mode, kind, shape.drops);
   if (!throttle.admit()) {
-    publish({ report: null, target: facts.target, print: 0 });
+    publish({ report: null, kind, target: facts.target, print: 0 });
     if (action !== THROW) return { action, error: null };
     const note = 'report budget exceeded, end site not resolved';
     return { action, error: strictError({ kind, method: facts.method, endSite: null, note }, above) };
@@ -149,7 +149,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
   const decision = throttle.decide(dedupeKey(report.endSite, report.lateSite, kind), repeat);
   if (decision.publish) {
     report.count = decision.count;
-    publish({ report, target: facts.target, print: decision.print });
+    publish({ report, kind, target: facts.target, print: decision.print });
   }
 
   if (action !== THROW) return { action, error: null };

@@ -4,6 +4,7 @@ import { warnInternal } from '../stderr';
 import { packageVersion } from '../version';
 import { ATTR_EXCEPTION_MESSAGE, EVENT_EXCEPTION, SPAN_NAME_PREFIX, TRACER_NAME } from '../semconv';
 import { exceptionAttributes, exceptionType, spanAttributes, type Attributes } from './otel-attributes';
+import { REGISTRY_KEY } from './otel-registry';
 
 // endguard talks to OpenTelemetry through the API's process-wide registry instead of
 // require('@opentelemetry/api'): the registry is what every copy of the 1.x API shares, so
@@ -11,8 +12,6 @@ import { exceptionAttributes, exceptionType, spanAttributes, type Attributes } f
 // API's own version gate (a 1.10 copy resolved from endguard refuses a 1.9 app's registry
 // and silently hands out no-op tracers). Only the stable 1.x interfaces below are used.
 
-/** `Symbol.for('opentelemetry.js.api.' + major)`, API 1.x. */
-const REGISTRY_KEY = Symbol.for('opentelemetry.js.api.1');
 /** The API's `createContextKey('OpenTelemetry Context Key SPAN')` is `Symbol.for` of that text. */
 const SPAN_KEY = Symbol.for('OpenTelemetry Context Key SPAN');
 const SPAN_STATUS_ERROR = 2; // SpanStatusCode.ERROR

@@ -20,11 +20,15 @@ const TITLES: Record<ViolationReport['kind'], [string, string]> = {
   'headers-after-sent': ['headers sent at', 'late header'],
 };
 
-/** The human-readable block: both sites with a source excerpt, cause, hint, dedupe counter. */
-export function formatPretty(report: ViolationReport, seen: number, windowSeconds: number): string {
+/** `write-after-end on ServerResponse.end() (ERR_STREAM_WRITE_AFTER_END)`: what happened, on what. */
+export function prettyTitle(report: ViolationReport): string {
+  return `${report.kind} on ${report.type}.${report.method}()${report.code === null ? '' : ` (${report.code})`}`;
+}
+
+/** Both sites with a source excerpt, the cause and hint (and when the connection closed). */
+export function prettySites(report: ViolationReport): string[] {
   const [endTitle, lateTitle] = TITLES[report.kind];
   const lines = [
-    `endguard: ${report.kind} on ${report.type}.${report.method}()${report.code === null ? '' : ` (${report.code})`} [mode=${report.mode}, capture=${report.capture}]`,
     `  ${endTitle.padEnd(15)} ${report.endSite ?? `(unknown: ${report.endSiteNote ?? 'not captured'})`}`,
     ...excerpt(report.endSite),
     `  ${lateTitle.padEnd(15)} ${report.lateSite ?? '(no frame outside Node and dependencies)'}`,
@@ -32,6 +36,12 @@ export function formatPretty(report: ViolationReport, seen: number, windowSecond
     `  cause: ${report.cause}: ${report.hint}`,
   ];
   if (report.closedAt !== undefined) lines.push(`  connection closed at ${report.closedAt} (${report.closedAgoMs} ms before the late call)`);
+  return lines;
+}
+
+/** The human-readable block: both sites with a source excerpt, cause, hint, dedupe counter. */
+export function formatPretty(report: ViolationReport, seen: number, windowSeconds: number): string {
+  const lines = [`endguard: ${prettyTitle(report)} [mode=${report.mode}, capture=${report.capture}]`, ...prettySites(report)];
   if (seen > 1) lines.push(`  seen ${seen} times in the last ${windowSeconds} s (total ${report.count})`);
   return lines.join('\n') + '\n';
 }

@@ -1,0 +1,61 @@
+import * as path from 'node:path';
+import { parseSite, toPath } from '../core/callsite';
+import type { CollectedReport, WatchedProcess } from './collect';
+
+// Where a report came from, in the words of a test run: the test file when one is known, else
+// the process (its script, or the package whose bin it is).
+
+const TEST_FILE = /(^|[\\/])__tests__[\\/]|\.(test|spec)\.[cm]?[jt]sx?$|_test\.[cm]?[jt]s$/;
+const NODE_MODULES = /[\\/]node_modules[\\/]/;
+
+export function isTestFile(file: string): boolean {
+  return TEST_FILE.test(file) && !NODE_MODULES.test(file);
+}
+
+/** A path relative to `cwd` when it is inside it, else as it is. */
+export function displayPath(file: string, cwd: string): string {
+  const relative = path.relative(cwd, file);
+  return relative === '' || relative.startsWith('..') || path.isAbsolute(relative) ? file : relative;
+}
+
+/** The first frame of a stack that is in a test file. */
+function testFrame(stack: string | null): string | undefined {
+  if (stack === null) return undefined;
+  for (const raw of stack.split('\n')) {
+    const line = raw.trim();
+    if (!line.startsWith('at ')) continue;
+    const open = line.lastIndexOf(' (');
+    const location = line.endsWith(')') && open !== -1 ? line.slice(open + 2, -1) : line.slice(3);
+    const site = parseSite(location);
+    if (site !== null && isTestFile(toPath(site.file))) return toPath(site.file);
+  }
+  return undefined;
+}
+
+function scriptTestFile(proc: WatchedProcess): string | undefined {
+  for (const script of [proc.script, proc.mainThread?.script]) if (typeof script === 'string' && isTestFile(script)) return script;
+  return undefined;
+}
+
+/**
+ * The test file behind a report: what the runner said (vitest), a test file on the late or the
+ * end stack (jest, mocha, a synchronous call from a test), or the process's script when it is
+ * one (`node --test` runs each file in its own process; a worker thread belongs to its process's).
+ */
+export function testFileOf(entry: CollectedReport): string | undefined {
+  if (entry.test !== undefined) return entry.test;
+  return testFrame(entry.report.lateStack) ?? testFrame(entry.report.endStack) ?? scriptTestFile(entry.process);
+}
+
+/**
+ * `node app.js (pid 12)`, `vitest (pid 40)` (the package when the script is a dependency's
+ * bin), `node test/a.test.js (pid 7, worker thread 1)` (a worker is named after its process).
+ */
+export function processLabel(proc: WatchedProcess, cwd: string): string {
+  const ids = `pid ${proc.pid}${proc.threadId > 0 ? `, worker thread ${proc.threadId}` : ''}`;
+  const script = proc.mainThread?.script ?? proc.script;
+  if (script === null) return `node (${ids})`;
+  const inPackage = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(script);
+  const name = inPackage?.[1] !== undefined ? inPackage[1].replace(/\\/g, '/') : `node ${displayPath(script, cwd)}`;
+  return `${name} (${ids})`;
+}
