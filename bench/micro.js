@@ -64,10 +64,10 @@ async function runCycle(opts, log) {
 async function runReport(opts, log) {
   const cases = {
     bare: { v: 'bare', args: [] },
-    'always (both stacks)': { v: 'always', args: [] },
-    'armed, first report (no end stack)': { v: 'armed', args: ['first'] },
-    'armed, armed key (both stacks)': { v: 'armed', args: [] },
-    'always, Node\'s Error.prepareStackTrace unset': { v: 'always', args: ['all', 'noprepare'] },
+    'always (both stacks)': { v: 'always-unbundled', args: [] },
+    'armed, first report (no end stack)': { v: 'armed-unbundled', args: ['first'] },
+    'armed, armed key (both stacks)': { v: 'armed-unbundled', args: [] },
+    'always, Node\'s Error.prepareStackTrace unset': { v: 'always-unbundled', args: ['all', 'noprepare'] },
   };
   const names = Object.keys(cases);
   const res = await alternate(opts.microRounds, names, async (name) => {

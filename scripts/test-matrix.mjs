@@ -67,8 +67,8 @@ function nodeBinary(version) {
 }
 
 const vitest = path.join(ROOT, 'node_modules', '.bin', 'vitest');
-const tsc = path.join(ROOT, 'node_modules', '.bin', 'tsc');
-const build = sh(tsc, ['-p', 'tsconfig.json'], { cwd: ROOT, stdio: 'inherit' });
+// the project's own build: tsc, then the preload bundle (scripts/bundle.mjs)
+const build = sh('npm', ['run', '--silent', 'build'], { cwd: ROOT, stdio: 'inherit' });
 if (build.status !== 0) {
   console.error('test-matrix: build failed');
   process.exit(2);

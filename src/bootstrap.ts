@@ -1,6 +1,6 @@
 // Preload body for `--require endguard/register` and `--import endguard/register`: both load
 // this one CJS file, so the module cache makes a second load a no-op.
-import { startAgent } from './agent';
+import { startAgent } from './bundle';
 
 try {
   startAgent();

@@ -1,5 +1,5 @@
 import type { Config, StartOptions } from './types';
-import { startAgent, stopAgent } from './agent';
+import { VIOLATION_CHANNEL, startAgent, stopAgent } from './bundle';
 
 export type {
   CapturePolicy,
@@ -13,7 +13,7 @@ export type {
   ViolationReport,
 } from './types';
 
-export { VIOLATION_CHANNEL } from './channels';
+export { VIOLATION_CHANNEL };
 
 /**
  * Starts endguard in this process (idempotent). Options override the ENDGUARD_* variables

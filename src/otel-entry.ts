@@ -4,8 +4,7 @@
 // SIGINT, after which the signal is raised again so the process dies as it would have.
 import { existsSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { startAgent } from './agent';
-import { tracerProviderRegistered } from './report/otel';
+import { startAgent, tracerProviderRegistered } from './bundle';
 
 /** The part of NodeSDK this entry uses. */
 interface NodeSdk {

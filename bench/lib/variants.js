@@ -5,9 +5,11 @@ const { REGISTER_CJS } = require('./common');
 
 const OTEL_SETUP = path.join(__dirname, '..', 'otel-setup.js');
 const ABLATE = path.join(__dirname, '..', 'ablate.js');
+// helpers that swap or call the agent's internals need its per-file modules (see unbundled-register.js)
+const UNBUNDLED = path.join(__dirname, '..', 'unbundled-register.js');
 const UNWRAP = path.join(__dirname, '..', 'unwrap.js');
 const unwrap = (methods) => ({
-  args: ['--require', REGISTER_CJS, '--require', UNWRAP],
+  args: ['--require', UNBUNDLED, '--require', UNWRAP],
   env: { ENDGUARD_CAPTURE: 'armed', BENCH_UNWRAP: methods },
 });
 
@@ -18,12 +20,15 @@ const VARIANTS = {
   // the production default: whatever NODE_ENV=production selects (the budget policy)
   production: { args: ['--require', REGISTER_CJS], env: { NODE_ENV: 'production' } },
   budget: { args: ['--require', REGISTER_CJS], env: { ENDGUARD_CAPTURE: 'budget' } },
+  // the report micro-benchmark lifts the report budget through the agent's modules
+  'always-unbundled': { args: ['--require', UNBUNDLED], env: { ENDGUARD_CAPTURE: 'always' } },
+  'armed-unbundled': { args: ['--require', UNBUNDLED], env: { ENDGUARD_CAPTURE: 'armed' } },
   // enforce with the production capture policy: compare it with `armed` (observe)
   enforce: { args: ['--require', REGISTER_CJS], env: { ENDGUARD_CAPTURE: 'armed', ENDGUARD_MODE: 'enforce' } },
   'enforce-always': { args: ['--require', REGISTER_CJS], env: { ENDGUARD_CAPTURE: 'always', ENDGUARD_MODE: 'enforce' } },
   // ablations (not in the default set): what one piece of the agent costs, see ablate.js
-  'always-nocapture': { args: ['--require', REGISTER_CJS, '--require', ABLATE], env: { ENDGUARD_CAPTURE: 'always', BENCH_ABLATE: 'nocapture' } },
-  'armed-noasyncid': { args: ['--require', REGISTER_CJS, '--require', ABLATE], env: { ENDGUARD_CAPTURE: 'armed', BENCH_ABLATE: 'noasyncid' } },
+  'always-nocapture': { args: ['--require', UNBUNDLED, '--require', ABLATE], env: { ENDGUARD_CAPTURE: 'always', BENCH_ABLATE: 'nocapture' } },
+  'armed-noasyncid': { args: ['--require', UNBUNDLED, '--require', ABLATE], env: { ENDGUARD_CAPTURE: 'armed', BENCH_ABLATE: 'noasyncid' } },
   // armed with some wrappers removed again (bench/unwrap.js): which wrapper costs what
   'armed-unwrap-none': unwrap(''),
   'armed-unwrap-headers': unwrap('OutgoingMessage.setHeader,OutgoingMessage.appendHeader,ServerResponse.writeHead'),

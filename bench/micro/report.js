@@ -52,7 +52,7 @@ function writeLate(stream) {
 function once() {
   const w = new Writable({ write(c, e, cb) { cb(); } });
   w.on('error', () => {});
-  if (agent !== null && armedFirst) agent.capture.configureCapture({ capture: 'armed' });
+  if (agent !== null && armedFirst) agent.capture.configureCapture({ capture: 'armed', captureBudget: 6 });
   nest(DEPTH, () => endIt(w));
   let ns = 0;
   nest(DEPTH, () => ((ns = writeLate(w)), 0));

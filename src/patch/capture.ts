@@ -1,4 +1,3 @@
-import { performance } from 'node:perf_hooks';
 import type { Capture } from '../internal-types';
 import type { Config } from '../types';
 import { ArmedKeys, armKeyOf } from '../core/arming';
@@ -20,11 +19,16 @@ const armed = new ArmedKeys();
 let anyArmed = false;
 let budget = new CaptureBudget(6000, 0);
 
+/** Milliseconds, monotonic, sub-µs resolution; process.hrtime needs no module load (perf_hooks costs ~1 ms at startup). */
+function nowMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
 export function configureCapture(config: Pick<Config, 'capture' | 'captureBudget'>): void {
   policy = config.capture === 'always' ? ALWAYS : config.capture === 'armed' ? ARMED : BUDGET;
   armed.clear();
   anyArmed = false;
-  budget = new CaptureBudget(config.captureBudget * 1000, performance.now());
+  budget = new CaptureBudget(config.captureBudget * 1000, nowMs());
 }
 
 function isArmed(stream: object): boolean {
@@ -38,14 +42,14 @@ function isArmed(stream: object): boolean {
 export function captureSite(stream: object, depth: number, above: Function): Capture | null {
   if (policy === ALWAYS) return captureStack(depth, above);
   if (policy === ARMED) return isArmed(stream) ? captureStack(depth, above) : null;
-  const start = performance.now();
+  const start = nowMs();
   // the key lookup (it builds a string) only when the bucket is empty
   if (!budget.allows(start) && !(anyArmed && isArmed(stream) && budget.allowsDebt())) {
     budget.refuse(start);
     return null;
   }
   const capture = captureStack(depth, above);
-  budget.charge((performance.now() - start) * 1000);
+  budget.charge((nowMs() - start) * 1000);
   return capture;
 }
 
@@ -67,7 +71,7 @@ export function armFor(stream: object): void {
 /** Why an end was not captured, for the report; null when the policy does not explain it. */
 export function missedCaptureNote(): string | null {
   if (policy === ARMED) return 'armed capture: the end site is recorded from the next occurrence of this route or stream type';
-  if (policy === BUDGET && budget.lastSkipAt > performance.now() - 2000) {
+  if (policy === BUDGET && budget.lastSkipAt > nowMs() - 2000) {
     const share = Math.round(budget.share() * 100);
     return `capture budget (${budget.perSecondUs / 1000} ms/s) exhausted: this end was not sampled (${share} % of ends captured in the last second); its route or stream type is captured from its next occurrence`;
   }
