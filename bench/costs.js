@@ -49,17 +49,22 @@ if (require.main === module) {
   runCosts(Number(process.argv[2] || 5), Number(process.argv[3] || 1)).then((rows) => console.log(formatCosts(rows)));
 }
 
-/** The agent's direct cost per response, wrapped vs original methods, in one server per run. */
-async function runWrapperCost(seconds, rounds, apps = ['hello', 'express'], variants = ['armed', 'always']) {
+/**
+ * The agent's direct cost per response, wrapped vs original methods, in one server per run:
+ * at saturation (100 connections) and at a fixed 1,000 req/s (10 connections), where a
+ * capture costs more per response (colder caches between requests).
+ */
+async function runWrapperCost(seconds, rounds, apps = ['hello', 'express'], variants = ['production', 'armed', 'always'], rates = [0, 1000]) {
   const rows = [];
-  for (const app of apps) for (const v of variants) {
+  for (const rate of rates) for (const app of apps) for (const v of variants) {
     const runs = [];
+    const connections = rate > 0 ? 10 : 100;
     for (let r = 0; r < rounds; r++) {
       const server = await startServer('wrapper', v, [], { BENCH_WRAPPER_APP: app });
       try {
-        await load(server.port, 2, 100);
+        await load(server.port, 2, connections, rate);
         await get(server.port, '/reset');
-        await load(server.port, seconds, 100);
+        await load(server.port, seconds, connections, rate);
         const res = JSON.parse(await get(server.port, '/results'));
         if (!res.patched) throw new Error('wrapper bench: http not patched: ' + JSON.stringify(res) + server.stderr());
         runs.push(res);
@@ -70,6 +75,7 @@ async function runWrapperCost(seconds, rounds, apps = ['hello', 'express'], vari
     const diff = runs.map((x) => x.wrappedNs - x.originalNs);
     rows.push({
       app,
+      load: rate > 0 ? `${rate} req/s` : 'saturation',
       variant: v,
       originalNs: C.median(runs.map((x) => x.originalNs)),
       wrappedNs: C.median(runs.map((x) => x.wrappedNs)),
@@ -85,16 +91,17 @@ async function runWrapperCost(seconds, rounds, apps = ['hello', 'express'], vari
 /** bareCpu: app → bare server CPU µs/request (from the HTTP section), for the estimated ratio. */
 function formatWrapperCost(rows, bareCpu = {}) {
   return C.table(
-    ['app', 'variant', 'response call, originals median ns', 'through the agent ns', 'agent ns/response', 'min–max', 'bare CPU µs/req', 'est. ratio', 'runs'],
+    ['app', 'load', 'variant', 'response call, originals median ns', 'through the agent ns', 'agent ns/response', 'min–max', 'bare CPU µs/req', 'est. ratio', 'runs'],
     rows.map((r) => [
       r.app,
+      r.load,
       r.variant,
       C.fmt(r.originalNs),
       C.fmt(r.wrappedNs),
       C.fmt(r.diffNs),
       `${C.fmt(r.min)}–${C.fmt(r.max)}`,
-      bareCpu[r.app] ? bareCpu[r.app].toFixed(1) : '–',
-      bareCpu[r.app] ? (bareCpu[r.app] / (bareCpu[r.app] + r.diffNs / 1000)).toFixed(3) : '–',
+      bareCpu[r.app] && r.load === 'saturation' ? bareCpu[r.app].toFixed(1) : '–',
+      bareCpu[r.app] && r.load === 'saturation' ? (bareCpu[r.app] / (bareCpu[r.app] + r.diffNs / 1000)).toFixed(3) : '–',
       r.runs,
     ]),
   );

@@ -57,12 +57,14 @@ function stopServer(server) {
   });
 }
 
-function load(port, seconds, connections) {
+/** `rate` (requests per second across all connections): a fixed offered load; 0 saturates. */
+function load(port, seconds, connections, rate = 0) {
   return autocannon({
     url: `http://127.0.0.1:${port}/`,
     connections,
     duration: seconds,
     pipelining: 1,
+    ...(rate > 0 ? { overallRate: rate } : {}),
   });
 }
 

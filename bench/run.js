@@ -10,15 +10,21 @@ const { runHttp, summarize, formatHttp } = require('./http');
 const { runCycle, runReport, runMemory, formatCycle, formatReport, formatMemory } = require('./micro');
 const { runStartup, formatStartup } = require('./startup');
 const { runCosts, formatCosts, runWrapperCost, formatWrapperCost } = require('./costs');
+const { runProduction, summarizeProduction, formatProduction } = require('./production');
 
 const opts = C.readOptions({
-  only: { quick: 'http,wrapper,cycle,report,memory,startup', full: 'http,wrapper,cycle,report,memory,startup,costs' },
+  only: { quick: 'production,http,wrapper,cycle,report,memory,startup', full: 'production,http,wrapper,cycle,report,memory,startup,costs' },
   rounds: { quick: 2, full: 8 },
   duration: { quick: 2, full: 4 },
   warmup: { quick: 1, full: 1.5 },
   connections: 100,
   apps: 'hello,express',
-  variants: 'bare,armed,always,enforce,otel',
+  variants: 'bare,production,armed,always,enforce,otel',
+  'production-rate': 1000,
+  'production-rounds': { quick: 2, full: 4 },
+  'production-duration': { quick: 3, full: 5 },
+  'production-variants': 'bare,bare2,production,armed,always',
+  'bug-every': 100,
   'micro-rounds': { quick: 3, full: 7 },
   'micro-ms': { quick: 1000, full: 2000 },
   'cycle-variants': { quick: 'bare,armed,always', full: 'bare,nullwrap,armed,always,always-nocapture' },
@@ -88,6 +94,21 @@ async function main() {
   const result = { profile: opts.profile, started: started.toISOString(), machine: info, options: { ...httpOpts, ...microOpts } };
   const out = [];
 
+  if (sections.has('production')) {
+    const production = {
+      apps: httpOpts.apps,
+      variants: String(opts['production-variants']).split(','),
+      rate: Number(opts['production-rate']),
+      rounds: Number(opts['production-rounds']),
+      duration: Number(opts['production-duration']),
+      warmup: 2,
+      bugEvery: Number(opts['bug-every']),
+    };
+    log(`production: ${production.rounds} rounds × ${production.variants.join(', ')}, ${production.rate} req/s offered, 1 in ${production.bugEvery} a first-occurrence bug`);
+    const raw = await runProduction(production, log);
+    result.production = { raw, rows: summarizeProduction(raw, production), options: production };
+    out.push(formatProduction(result.production.rows, production));
+  }
   if (sections.has('http')) {
     log(`HTTP: ${httpOpts.rounds} rounds × ${httpOpts.variants.length} variants × ${httpOpts.apps.join('+')}, ${httpOpts.duration}s (+${httpOpts.warmup}s warm-up), ${httpOpts.connections} connections`);
     const raw = await runHttp(httpOpts, log);
