@@ -7,11 +7,15 @@
  * Pure: the clock (ms, e.g. performance.now()) is an argument.
  */
 /**
- * Most one capture is charged. A capture costs 2–15 µs; a measurement far above that means
- * the thread was preempted or a GC ran inside it, which is not the capture's cost and would
- * otherwise drain a small budget for seconds.
+ * Most one capture is charged, and never more than OUTLIER_FACTOR × the typical capture. A
+ * capture costs 2–15 µs; a measurement far above the typical one means the thread was
+ * preempted or a GC ran inside it (on a busy host, p99 is 3–6 × the median), which is not the
+ * capture's cost and would drain the budget for nothing.
  */
 export const MAX_CHARGE_US = 50;
+export const OUTLIER_FACTOR = 2;
+/** The typical capture before any was measured (µs): a shallow stack inside a server. */
+const FIRST_TYPICAL_US = 5;
 
 export class CaptureBudget {
   private tokens: number;
@@ -23,6 +27,8 @@ export class CaptureBudget {
   private lastShare = -1;
   /** When an end was last skipped for lack of budget (-Infinity: never). */
   lastSkipAt = -Infinity;
+  /** A running mean of the charges (µs): the outlier bound follows the app's own stacks. */
+  private typical = FIRST_TYPICAL_US;
 
   constructor(
     readonly perSecondUs: number,
@@ -66,7 +72,10 @@ export class CaptureBudget {
 
   /** A capture allowed by allows() or allowsDebt() took `costUs`. */
   charge(costUs: number): void {
-    this.tokens -= Math.min(costUs, MAX_CHARGE_US);
+    // a little above the bound is let through, so that the typical cost can grow to a deeper app's
+    const charged = Math.min(costUs, MAX_CHARGE_US, this.typical * OUTLIER_FACTOR + 1);
+    this.typical += (charged - this.typical) / 16;
+    this.tokens -= charged;
   }
 
   /** Share of ends captured over the last full one-second window (so far in the first one). */
