@@ -71,9 +71,16 @@ export function recordEnd(
     const record = ensureRecord(stream);
     if (record === undefined || record.first !== FIRST_NONE) return record;
     record.first = first;
+    record.endTime = Date.now();
+    if (first === FIRST_END && record.handoffCapture !== null) {
+      // the framework ends the response from its own code: the user's hand-off is the end site
+      record.endMethod = record.handoffMethod;
+      record.endAsyncId = record.handoffAsyncId;
+      record.endCapture = record.handoffCapture;
+      return record;
+    }
     record.endMethod = method;
     record.endAsyncId = executionAsyncId();
-    record.endTime = Date.now();
     record.endCapture = captureStack(flags.config.stackDepth, above);
     return record;
   } catch (error) {
@@ -89,11 +96,44 @@ export function recordHeaders(hook: Hook, res: object, method: string, above: Fu
     if (!capture && recordOf(res) === undefined) return;
     const record = ensureRecord(res);
     if (record === undefined || record.headerMethod !== null) return;
+    if (record.handoffCapture !== null) {
+      record.headerMethod = record.handoffMethod;
+      record.headerCapture = record.handoffCapture;
+      return;
+    }
     record.headerMethod = method;
     if (capture) record.headerCapture = captureStack(flags.config.stackDepth, above);
   } catch (error) {
     failed(hook, error);
   }
+}
+
+/**
+ * A framework took over the response from the user's call (Fastify's reply.send, Koa's
+ * ctx.body =) and will end it later from its own code: that end, and its header flush, take
+ * this call as their site (the rule of docs/architecture.md "Frameworks"), at no extra capture
+ * (the end reuses this one). `replace`: a later call supersedes an earlier one (Koa: the last
+ * ctx.body = wins); otherwise the first stays (Fastify: the first reply.send). Nothing is
+ * recorded once the response has ended.
+ */
+export function recordHandoff(hook: Hook, res: object, method: string, above: Function, replace: boolean): void {
+  try {
+    if (!shouldCapture(res)) return;
+    const record = ensureRecord(res);
+    if (record === undefined || record.first !== FIRST_NONE) return;
+    if (record.handoffCapture !== null && !replace) return;
+    record.handoffMethod = method;
+    record.handoffAsyncId = executionAsyncId();
+    record.handoffCapture = captureStack(flags.config.stackDepth, above);
+  } catch (error) {
+    failed(hook, error);
+  }
+}
+
+/** The framework answers from its own code after all (Koa's error response): its end is not the user's hand-off. */
+export function dropHandoff(res: object): void {
+  const record = recordOf(res);
+  if (record !== undefined && record.first === FIRST_NONE) record.handoffCapture = record.handoffMethod = null;
 }
 
 /** An already-ended stream's connection went away: keep when, for a later client-disconnect report. */
