@@ -38,6 +38,8 @@ export class StreamRecord {
   handoffMethod: string | null = null;
   handoffCapture: Capture | null = null;
   handoffAsyncId = -1;
+  /** Recorded, but the framework has not taken the response yet (Koa: until the middleware chain resolved). */
+  handoffPending = false;
   /**
    * A framework reported the late call that reaches this stream next (Fastify's second send,
    * still on its way): that raw call is the same violation, passed through unreported once.
@@ -137,6 +139,8 @@ export interface LateFacts {
   code?: string | null;
   /** The late stack's message; by default Node's for the kind. */
   message?: string;
+  /** How the late call reads in strict mode's message ('reply.send()', 'set ctx.body'); by default `method()`. */
+  call?: string;
   /** How hints name this family; by default node streams, or http when the type ends in Response. */
   vocabulary?: Vocabulary;
   clientDisconnect?: boolean;

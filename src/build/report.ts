@@ -83,8 +83,9 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
   const pipes = record?.pipes ?? null;
   const useHeader = call.kind === 'headers-after-sent' && record?.headerCapture != null;
   // not ended yet, but handed to a framework that is still sending it (a second send in flight)
-  const endCapture = useHeader ? record!.headerCapture : (record?.endCapture ?? record?.handoffCapture ?? null);
-  const endMethod = record?.endMethod ?? record?.handoffMethod ?? null;
+  const handoff = record === undefined || record.handoffPending ? null : record.handoffCapture;
+  const endCapture = useHeader ? record!.headerCapture : (record?.endCapture ?? handoff);
+  const endMethod = record?.endMethod ?? (handoff === null ? null : record!.handoffMethod);
 
   const late = side(call.lateCapture, [lateHeader(call), call.message], pipes, false);
   const end = call.clientDisconnect

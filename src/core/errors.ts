@@ -29,6 +29,8 @@ const AFTER: Record<ViolationKind, string> = {
 export interface StrictFacts {
   kind: ViolationKind;
   method: string;
+  /** How the late call reads in the message ('reply.send()', 'set ctx.body'); by default `method()`. */
+  call?: string;
   endSite: string | null;
   /** Why endSite is null. */
   note: string | null;
@@ -53,7 +55,7 @@ export function strictError(facts: StrictFacts, above: Function): Error {
       : facts.via === 'dependency'
         ? `; the late call was made by a dependency at ${facts.lateSite ?? 'an unknown site'}, with no frame of your code below it`
         : `; the late call came from stream internals set up at ${facts.lateSite ?? 'an unknown site'}`;
-  const error = new Error(`endguard: ${method}() ${AFTER[kind]} (${kind}; ${where}${late})`) as Error & { code: string };
+  const error = new Error(`endguard: ${facts.call ?? `${method}()`} ${AFTER[kind]} (${kind}; ${where}${late})`) as Error & { code: string };
   error.code = 'ERR_ENDGUARD_' + kind.toUpperCase().replace(/-/g, '_');
   Error.captureStackTrace(error, above);
   return error;

@@ -107,6 +107,7 @@ function lateSend(
     type: 'Reply',
     code: ALREADY_SENT.code,
     message: ALREADY_SENT.message,
+    call: `reply.${method}()`,
     vocabulary: REPLY,
   };
   try {

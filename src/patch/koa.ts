@@ -1,19 +1,22 @@
 import type { LateFacts, Vocabulary } from '../internal-types';
 import { lateCall, type LateShape } from './late';
 import type { PackagePatch } from './modules';
-import { dropHandoff, recordHandoff, recordOf } from './record';
+import { claimHandoff, dropHandoff, recordHandoff, recordOf } from './record';
 import { responseFacts } from './response';
 import { idle, wrapMethod, wrapSetter, type Hook } from './wrap';
 
-// Koa 2 and 3 (lib/response.js, lib/context.js). Koa answers from its own respond() once the
-// middleware chain has resolved: it ends the raw response with the body the app set, and it
-// ignores ctx.body / ctx.status / ctx.set() / ctx.type / ctx.redirect() after that, silently,
-// by design (`if (this.headerSent) return`). The user's last `ctx.body =` is the hand-off, the
-// end site of respond()'s res.end(); a setter after Koa responded is the late call.
+// Koa 2 and 3 (lib/application.js, lib/response.js, lib/context.js). Koa answers from its own
+// respond() once the middleware chain has resolved: it ends the raw response with the body the
+// app set, and it ignores ctx.body / ctx.status / ctx.set() / ctx.type / ctx.redirect() after
+// that, silently, by design (`if (this.headerSent) return`). The user's last `ctx.body =` is the
+// hand-off, the end site of respond()'s res.end(); a setter after Koa responded is the late call.
+// The hand-off stays pending until the chain resolved: before that, an end or flush of ctx.res
+// is the app's own (ctx.respond = false, ctx.flushHeaders()).
 //
 // An ES module app imports dist/koa.mjs, which imports lib/application.js: that file never
 // passes through require(), but its own require() of lib/response.js and lib/context.js does,
-// for CJS and ESM apps alike (Node 20.6–26), so only those two files are patched.
+// for CJS and ESM apps alike (Node 20.6–26). Application is then found in the require cache
+// once lib/application.js has finished loading (the tick after it required lib/response.js).
 
 interface KoaResponse {
   res?: { writableEnded?: boolean; destroyed?: boolean; headersSent?: boolean } | null;
@@ -56,6 +59,8 @@ const MESSAGES: Record<string, string> = {
   redirect: 'ctx.redirect() after the headers were sent: Koa ignores it',
 };
 
+const SETTERS = new Set(['body', 'status', 'type']);
+
 /** The Koa response inside a wrapped call: the setters and methods Koa calls from it on itself are its own. */
 let active: object | null = null;
 
@@ -86,6 +91,7 @@ function late(hook: Hook, response: KoaResponse, res: object, method: string, he
     type: 'Context',
     code: null,
     message: MESSAGES[method] ?? `ctx.${method} after Koa had responded: Koa ignores it`,
+    call: SETTERS.has(method) ? `set ctx.${method}` : `ctx.${method}()`,
     vocabulary: CONTEXT,
   };
   return lateCall(hook, facts, KOA, response, call, args, above);
@@ -100,7 +106,7 @@ function makeBody(original: Function, hook: Hook): Function {
     const r = res as NonNullable<KoaResponse['res']>;
     if (r.writableEnded === true || r.destroyed === true) return late(hook, this, res, 'body', false, call, arguments, body);
     // the last body set wins; Koa's own `body = null` (204/304) keeps the user's; ctx.respond = false: the app answers itself
-    if ((value != null || recordOf(res)?.handoffCapture == null) && this.ctx?.respond !== false) recordHandoff(hook, res, 'body', body, true);
+    if ((value != null || recordOf(res)?.handoffCapture == null) && this.ctx?.respond !== false) recordHandoff(hook, res, 'body', body, true, true);
     return call.apply(this, arguments);
   };
 }
@@ -114,7 +120,7 @@ function makeHeaderCall(method: string, handsOff: boolean) {
       if (res === null) return original.apply(this, arguments);
       if ((res as NonNullable<KoaResponse['res']>).headersSent === true) return late(hook, this, res, method, true, call, arguments, headerCall);
       // redirect() sets the body itself: its call is the hand-off
-      if (handsOff && this.ctx?.respond !== false) recordHandoff(hook, res, method, headerCall, true);
+      if (handsOff && this.ctx?.respond !== false) recordHandoff(hook, res, method, headerCall, true, true);
       return call.apply(this, arguments);
     };
   };
@@ -131,11 +137,48 @@ function makeOnerror(original: Function, hook: Hook): Function {
   };
 }
 
+/** The middleware chain resolved: respond() runs next, with the body the app handed over (or none, ctx.respond = false). */
+function chainResolved(ctx: unknown): void {
+  const res = typeof ctx === 'object' && ctx !== null ? rawOf(ctx as KoaResponse) : null;
+  if (res === null) return;
+  if ((ctx as KoaResponse['ctx'])?.respond === false) dropHandoff(res);
+  else claimHandoff(res);
+}
+
+function noop(): void {}
+
+/**
+ * handleRequest(ctx, fnMiddleware) runs `fnMiddleware(ctx).then(() => respond(ctx))`: a reaction
+ * registered on that same promise first runs right before respond(), in the same microtask
+ * checkpoint, so Koa's timing is unchanged.
+ */
+function makeHandleRequest(original: Function, hook: Hook): Function {
+  return function handleRequest(this: unknown, ctx: unknown, fnMiddleware: unknown) {
+    if (idle(hook) || typeof fnMiddleware !== 'function') return original.apply(this, arguments);
+    const args = Array.prototype.slice.call(arguments);
+    args[1] = function (this: unknown) {
+      const chain: unknown = (fnMiddleware as Function).apply(this, arguments);
+      if (chain instanceof Promise) chain.then(() => chainResolved(ctx), noop);
+      return chain;
+    };
+    return original.apply(this, args);
+  };
+}
+
+function patchApplication(Application: unknown): void {
+  if (typeof Application !== 'function') return;
+  wrapMethod(Application.prototype as object, 'handleRequest', 'Application', makeHandleRequest);
+}
+
 export const koaPatch: PackagePatch = {
   name: 'koa',
-  files: ['lib/response.js', 'lib/context.js'],
-  patch(file, exports) {
+  files: ['', 'lib/response.js', 'lib/context.js'],
+  patch(file, exports, basedir) {
     const proto = exports as object;
+    if (file === '') {
+      patchApplication(exports);
+      return undefined;
+    }
     if (file === 'lib/context.js') {
       wrapMethod(proto, 'onerror', 'Context', makeOnerror);
       return undefined;
@@ -145,6 +188,14 @@ export const koaPatch: PackagePatch = {
     wrapSetter(proto, 'type', 'Response', makeHeaderCall('type', false));
     wrapMethod(proto, 'set', 'Response', makeHeaderCall('set', false));
     wrapMethod(proto, 'redirect', 'Response', makeHeaderCall('redirect', true));
+    // an ES module app: lib/application.js is loaded without require(), and is still loading now
+    process.nextTick(() => {
+      try {
+        patchApplication(require.cache[require.resolve(basedir)]?.exports);
+      } catch {
+        // no main entry: hand-offs stay pending, ends keep their own sites
+      }
+    });
     return undefined;
   },
 };

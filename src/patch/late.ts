@@ -113,7 +113,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
     publish({ report: null, target: facts.target, print: 0 });
     if (action !== THROW) return { action, error: null };
     const note = 'report budget exceeded, end site not resolved';
-    return { action, error: strictError({ kind, method: facts.method, endSite: null, note }, above) };
+    return { action, error: strictError({ kind, method: facts.method, call: facts.call, endSite: null, note }, above) };
   }
 
   const lateCapture = captureStack(Math.max(flags.config.stackDepth, LATE_DEPTH), above);
@@ -157,7 +157,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
   }
 
   if (action !== THROW) return { action, error: null };
-  const error = strictError({ kind, method: facts.method, endSite: report.endSite, note: report.endSiteNote ?? null }, above);
+  const error = strictError({ kind, method: facts.method, call: facts.call, endSite: report.endSite, note: report.endSiteNote ?? null }, above);
   if (origins.lateDirect && origins.lateUser) return { action, error };
   // a call made by stream internals (a pipe writing to or ending its destination), or by a
   // dependency with no frame of the user's code below it (Fastify sending a handler's return
@@ -165,7 +165,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
   // raise it on the next tick, naming the code behind it
   const via = origins.lateDirect ? 'dependency' : 'internals';
   raiseOnNextTick(
-    strictError({ kind, method: facts.method, endSite: report.endSite, note: report.endSiteNote ?? null, lateSite: report.lateSite, via }, above),
+    strictError({ kind, method: facts.method, call: facts.call, endSite: report.endSite, note: report.endSiteNote ?? null, lateSite: report.lateSite, via }, above),
   );
   return passThrough;
 }

@@ -72,7 +72,7 @@ export function recordEnd(
     if (record === undefined || record.first !== FIRST_NONE) return record;
     record.first = first;
     record.endTime = Date.now();
-    if (first === FIRST_END && record.handoffCapture !== null) {
+    if (first === FIRST_END && record.handoffCapture !== null && !record.handoffPending) {
       // the framework ends the response from its own code: the user's hand-off is the end site
       record.endMethod = record.handoffMethod;
       record.endAsyncId = record.handoffAsyncId;
@@ -96,7 +96,7 @@ export function recordHeaders(hook: Hook, res: object, method: string, above: Fu
     if (!capture && recordOf(res) === undefined) return;
     const record = ensureRecord(res);
     if (record === undefined || record.headerMethod !== null) return;
-    if (record.handoffCapture !== null) {
+    if (record.handoffCapture !== null && !record.handoffPending) {
       record.headerMethod = record.handoffMethod;
       record.headerCapture = record.handoffCapture;
       return;
@@ -113,10 +113,11 @@ export function recordHeaders(hook: Hook, res: object, method: string, above: Fu
  * ctx.body =) and will end it later from its own code: that end, and its header flush, take
  * this call as their site (the rule of docs/architecture.md "Frameworks"), at no extra capture
  * (the end reuses this one). `replace`: a later call supersedes an earlier one (Koa: the last
- * ctx.body = wins); otherwise the first stays (Fastify: the first reply.send). Nothing is
- * recorded once the response has ended.
+ * ctx.body = wins); otherwise the first stays (Fastify: the first reply.send). `pending`: the
+ * framework takes the response only later (claimHandoff); until then the app's own raw end or
+ * flush is its own. Nothing is recorded once the response has ended.
  */
-export function recordHandoff(hook: Hook, res: object, method: string, above: Function, replace: boolean): void {
+export function recordHandoff(hook: Hook, res: object, method: string, above: Function, replace: boolean, pending = false): void {
   try {
     if (!shouldCapture(res)) return;
     const record = ensureRecord(res);
@@ -125,12 +126,19 @@ export function recordHandoff(hook: Hook, res: object, method: string, above: Fu
     record.handoffMethod = method;
     record.handoffAsyncId = executionAsyncId();
     record.handoffCapture = captureStack(flags.config.stackDepth, above);
+    record.handoffPending = pending;
   } catch (error) {
     failed(hook, error);
   }
 }
 
-/** The framework answers from its own code after all (Koa's error response): its end is not the user's hand-off. */
+/** The framework now answers with the pending hand-off (Koa: the middleware chain resolved). */
+export function claimHandoff(res: object): void {
+  const record = recordOf(res);
+  if (record !== undefined && record.first === FIRST_NONE) record.handoffPending = false;
+}
+
+/** The framework will not answer with the hand-off after all (ctx.respond = false; Koa's error response). */
 export function dropHandoff(res: object): void {
   const record = recordOf(res);
   if (record !== undefined && record.first === FIRST_NONE) record.handoffCapture = record.handoffMethod = null;
