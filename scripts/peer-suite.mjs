@@ -21,7 +21,7 @@
 // M = tests whose outcome differs or that exist in only one run. M must be 0.
 // Exit code: 0 when M = 0, 1 otherwise, 2 on a setup error.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -46,14 +46,34 @@ const SUITES = {
 };
 // node:test suites: the runner with a reporter of our own (one JSON line per test), at most
 // two test files at a time (2 shared cores), each test at most 60 s.
-const nodeTest = (files) => (out, reporter) => [
+// (--test-concurrency and --test-timeout exist from Node 20.10: older runners use their defaults)
+const nodeTest = (files) => (out, reporter, version) => [
   '--test',
   `--test-reporter=${reporter}`,
   `--test-reporter-destination=${out}`,
-  '--test-concurrency=2',
-  '--test-timeout=60000',
-  ...files,
+  ...(atLeast(version, 20, 10) ? ['--test-concurrency=2', '--test-timeout=60000'] : []),
+  ...files(),
 ];
+
+function atLeast(version, major, minor) {
+  const [a, b] = version.replace(/^v/, '').split('.').map(Number);
+  return a > major || (a === major && b >= minor);
+}
+
+/** Files under `dir` (relative to the suite root, the working directory) whose path matches `pattern`: Node 20's --test takes no globs. */
+function findFiles(dir, pattern) {
+  const found = [];
+  const walk = (d) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== 'node_modules') walk(p);
+      } else if (pattern.test(p)) found.push(p);
+    }
+  };
+  walk(dir);
+  return found.sort();
+}
 const FASTIFY_DROP = ['@stylistic/eslint-plugin', '@stylistic/eslint-plugin-js', '@types/node', 'eslint', 'neostandard', 'markdownlint-cli2', 'tstyche', 'typescript', 'fastify-tsconfig', 'json-schema-to-ts', 'branch-comparer', 'concurrently', 'cross-env', '@jsumners/line-reporter', 'borp', 'c8', 'tsd', 'autocannon'];
 SUITES.fastify = {
   repo: 'fastify/fastify',
@@ -61,7 +81,7 @@ SUITES.fastify = {
   ref: '5.x',
   nest: 'fastify',
   // `npm run unit` = borp over .borp.yaml's files: test/**/*.test.js and test/**/*.test.mjs
-  node: nodeTest(['test/**/*.test.js', 'test/**/*.test.mjs']),
+  node: nodeTest(() => findFiles('test', /\.test\.m?js$/)),
   parse: parseNodeTest,
   drop: FASTIFY_DROP,
 };
@@ -69,7 +89,7 @@ SUITES.koa = {
   repo: 'koajs/koa',
   nest: 'koa',
   // `npm test` = node --test (its default file patterns)
-  node: nodeTest([]),
+  node: nodeTest(() => []),
   parse: parseNodeTest,
   build: 'build',
   drop: ['c8', 'standard', 'snazzy'],
@@ -269,7 +289,7 @@ function runSuite(scratch, suite, label, withAgent, counter, node, reporter) {
   // the runner's bin script is run by the chosen Node (its `#!/usr/bin/env node` is bypassed)
   env.PATH = `${path.dirname(node)}${path.delimiter}${env.PATH}`;
   let argv;
-  if (suite.node) argv = suite.node(out, reporter);
+  if (suite.node) argv = suite.node(out, reporter, spawnSync(node, ['-v'], { encoding: 'utf8' }).stdout.trim());
   else {
     const [cmd, ...rest] = suite.command(out);
     argv = [path.join(scratch, cmd), ...rest];

@@ -167,14 +167,14 @@ function passedOn(record: StreamRecord, original: Function): Function {
  * sends again, and fails later in writeHead (ERR_HTTP_HEADERS_SENT: logged by Fastify 5, an
  * unhandled rejection in Fastify 4). Known only when the first send's hand-off was recorded.
  */
-function secondSend(reply: Reply, raw: Raw, payload: unknown, symbols: FastifySymbols | undefined): StreamRecord | undefined {
-  if (symbols === undefined) return undefined;
+function secondSend(reply: Reply, raw: Raw, payload: unknown, symbols: () => FastifySymbols | undefined): StreamRecord | undefined {
   const record = recordOf(raw);
-  if (record === undefined || record.handoffCapture === null || record.first !== FIRST_NONE || inErrorFlow(reply, payload, symbols)) return undefined;
-  return record;
+  if (record === undefined || record.handoffCapture === null || record.first !== FIRST_NONE) return undefined;
+  const own = symbols();
+  return own === undefined || inErrorFlow(reply, payload, own) ? undefined : record;
 }
 
-function makeSend(symbols: FastifySymbols | undefined) {
+function makeSend(symbols: () => FastifySymbols | undefined) {
   return (original: Function, hook: Hook): Function =>
     function send(this: Reply, payload: unknown) {
       const raw = idle(hook) || redirecting === this ? null : rawOf(this);
@@ -233,7 +233,7 @@ function makeWrapThenable(original: Function, hook: Hook): Function {
   };
 }
 
-/** lib/symbols.js of each copy (by its root), read when its lib/reply.js is patched: reply.js requires it first. */
+/** lib/symbols.js of each copy, by its root (reply.js requires it first; a copy loaded before start() may list it after). */
 const symbolsOf = new Map<string, FastifySymbols>();
 
 export const fastifyPatch: PackagePatch = {
@@ -246,7 +246,7 @@ export const fastifyPatch: PackagePatch = {
     }
     if (file === 'lib/reply.js') {
       const proto = (exports as { prototype?: object }).prototype;
-      wrapMethod(proto, 'send', 'Reply', makeSend(symbolsOf.get(basedir)));
+      wrapMethod(proto, 'send', 'Reply', makeSend(() => symbolsOf.get(basedir)));
       wrapMethod(proto, 'redirect', 'Reply', makeRedirect);
       return undefined;
     }

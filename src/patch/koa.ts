@@ -1,4 +1,5 @@
 import type { LateFacts, Vocabulary } from '../internal-types';
+import { capturing } from './capture';
 import { lateCall, type LateShape } from './late';
 import type { PackagePatch } from './modules';
 import { claimHandoff, dropHandoff, recordHandoff, recordOf } from './record';
@@ -153,11 +154,13 @@ function noop(): void {}
  * checkpoint, so Koa's timing is unchanged.
  */
 function makeHandleRequest(original: Function, hook: Hook): Function {
-  return function handleRequest(this: unknown, ctx: unknown, fnMiddleware: unknown) {
-    if (idle(hook) || typeof fnMiddleware !== 'function') return original.apply(this, arguments);
+  return function handleRequest(this: unknown, ctx: unknown, composed: unknown) {
+    // nothing captured, no hand-off to claim (armed capture before any violation)
+    if (idle(hook) || !capturing() || typeof composed !== 'function') return original.apply(this, arguments);
     const args = Array.prototype.slice.call(arguments);
-    args[1] = function (this: unknown) {
-      const chain: unknown = (fnMiddleware as Function).apply(this, arguments);
+    // named as Koa names it: this frame is in the stack of every middleware
+    args[1] = function fnMiddleware(this: unknown) {
+      const chain: unknown = composed.apply(this, arguments);
       if (chain instanceof Promise) chain.then(() => chainResolved(ctx), noop);
       return chain;
     };
