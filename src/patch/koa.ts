@@ -3,7 +3,6 @@ import { capturing } from './capture';
 import { lateCall, type LateShape } from './late';
 import type { PackagePatch } from './modules';
 import { claimHandoff, dropHandoff, recordHandoff, recordOf } from './record';
-import { responseFacts } from './response';
 import { idle, wrapMethod, wrapSetter, type Hook } from './wrap';
 
 // Koa 2 and 3 (lib/application.js, lib/response.js, lib/context.js). Koa answers from its own
@@ -82,7 +81,11 @@ function rawOf(response: KoaResponse): object | null {
   return typeof res === 'object' && res !== null ? res : null;
 }
 
+// the http response wrappers load with http; a Koa app that never errs needs none of it at startup
+let responseFacts: typeof import('./response').responseFacts | undefined;
+
 function late(hook: Hook, response: KoaResponse, res: object, method: string, headers: boolean, call: Function, args: IArguments, above: Function): unknown {
+  responseFacts ??= (require('./response') as typeof import('./response')).responseFacts;
   const r = res as NonNullable<KoaResponse['res']>;
   const ctx = response.ctx;
   const facts: LateFacts = {
