@@ -3,14 +3,17 @@
 // (NODE_OPTIONS="--require <root>/register.cjs", observe mode, ENDGUARD_LOG=json) — and
 // compares the outcome of every test.
 //
-//   node scripts/peer-suite.mjs <express|http-proxy-middleware> [--src <dir>] [--git-dir <dir>]
-//        [--scratch <dir>] [--skip-install] [--node <node binary>]
+//   node scripts/peer-suite.mjs <express|http-proxy-middleware|fastify|koa> [--src <dir>]
+//        [--git-dir <dir>] [--ref <git ref>] [--scratch <dir>] [--skip-install] [--node <node binary>]
 //
 // Source: the suites are public on GitHub, not on npm. Give either an already extracted source
-// tree (--src) or a bare git directory (--git-dir, e.g. a mirror under /work/.mirror/; HEAD is
-// extracted with `git archive`). Default: $PEER_SRC / $PEER_GIT_DIR, then
-// /work/.mirror/<owner>+<name>/repo. The code is extracted into a scratch directory OUTSIDE this
-// repository (default /work/scratch/peer/<suite>, or $PEER_SCRATCH) and never committed.
+// tree (--src) or a bare git directory (--git-dir, e.g. a mirror under /work/.mirror/; the
+// suite's ref, else HEAD, is extracted with `git archive`). Default: $PEER_SRC / $PEER_GIT_DIR,
+// then /work/.mirror/<owner>+<name>/repo. The code is extracted into a scratch directory OUTSIDE
+// this repository (default /work/scratch/peer/<suite>, or $PEER_SCRATCH) and never committed.
+// Frameworks that endguard patches when the app loads them (Fastify, Koa) are extracted to
+// <scratch>/node_modules/<name>, where an app would have them: require-in-the-middle matches
+// packages by their place under node_modules, so the suite runs against the patched framework.
 //
 // Output: one line per test whose outcome differs, the endguard report counts, and a last line
 //   parity: N passed, M failed
@@ -18,7 +21,7 @@
 // M = tests whose outcome differs or that exist in only one run. M must be 0.
 // Exit code: 0 when M = 0, 1 otherwise, 2 on a setup error.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -41,6 +44,56 @@ const SUITES = {
     drop: ['@commitlint/cli', '@commitlint/config-conventional', '@eslint/js', '@types/eslint', 'eslint', 'globals', 'husky', 'lint-staged', 'oxfmt', 'pkg-pr-new', 'typescript-eslint', '@vitest/coverage-v8', 'open'],
   },
 };
+// node:test suites: the runner with a reporter of our own (one JSON line per test), at most
+// two test files at a time (2 shared cores), each test at most 60 s.
+// (--test-concurrency and --test-timeout exist from Node 20.10: older runners use their defaults)
+const nodeTest = (files) => (out, reporter, version) => [
+  '--test',
+  `--test-reporter=${reporter}`,
+  `--test-reporter-destination=${out}`,
+  ...(atLeast(version, 20, 10) ? ['--test-concurrency=2', '--test-timeout=60000'] : []),
+  ...files(),
+];
+
+function atLeast(version, major, minor) {
+  const [a, b] = version.replace(/^v/, '').split('.').map(Number);
+  return a > major || (a === major && b >= minor);
+}
+
+/** Files under `dir` (relative to the suite root, the working directory) whose path matches `pattern`: Node 20's --test takes no globs. */
+function findFiles(dir, pattern) {
+  const found = [];
+  const walk = (d) => {
+    for (const entry of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, entry.name);
+      if (entry.isDirectory()) {
+        if (entry.name !== 'node_modules') walk(p);
+      } else if (pattern.test(p)) found.push(p);
+    }
+  };
+  walk(dir);
+  return found.sort();
+}
+const FASTIFY_DROP = ['@stylistic/eslint-plugin', '@stylistic/eslint-plugin-js', '@types/node', 'eslint', 'neostandard', 'markdownlint-cli2', 'tstyche', 'typescript', 'fastify-tsconfig', 'json-schema-to-ts', 'branch-comparer', 'concurrently', 'cross-env', '@jsumners/line-reporter', 'borp', 'c8', 'tsd', 'autocannon'];
+SUITES.fastify = {
+  repo: 'fastify/fastify',
+  // the installed fastify is 5.x; the mirror's HEAD is the 6.0 alpha
+  ref: '5.x',
+  nest: 'fastify',
+  // `npm run unit` = borp over .borp.yaml's files: test/**/*.test.js and test/**/*.test.mjs
+  node: nodeTest(() => findFiles('test', /\.test\.m?js$/)),
+  parse: parseNodeTest,
+  drop: FASTIFY_DROP,
+};
+SUITES.koa = {
+  repo: 'koajs/koa',
+  nest: 'koa',
+  // `npm test` = node --test (its default file patterns)
+  node: nodeTest(() => []),
+  parse: parseNodeTest,
+  build: 'build',
+  drop: ['c8', 'standard', 'snazzy'],
+};
 SUITES['http-proxy'] = SUITES['http-proxy-middleware'];
 
 function fail(message) {
@@ -58,10 +111,11 @@ function args() {
     else if (a === '--scratch') options.scratch = argv[++i];
     else if (a === '--skip-install') options.install = false;
     else if (a === '--node') options.node = argv[++i];
+    else if (a === '--ref') options.ref = argv[++i];
     else if (!a.startsWith('-') && options.suite === undefined) options.suite = a;
     else fail(`unknown argument ${a}`);
   }
-  if (!options.suite || !SUITES[options.suite]) fail(`usage: peer-suite.mjs <${Object.keys(SUITES).join('|')}> [--src dir | --git-dir dir] [--scratch dir] [--skip-install] [--node bin]`);
+  if (!options.suite || !SUITES[options.suite]) fail(`usage: peer-suite.mjs <${Object.keys(SUITES).join('|')}> [--src dir | --git-dir dir] [--ref ref] [--scratch dir] [--skip-install] [--node bin]`);
   return options;
 }
 
@@ -71,9 +125,15 @@ function run(cmd, argv, opts = {}) {
   return r;
 }
 
+/** The suite's root: the scratch directory, or <scratch>/node_modules/<name> for a nested framework. */
+function suiteRoot(scratch, suite) {
+  return suite.nest ? path.join(scratch, 'node_modules', suite.nest) : scratch;
+}
+
 function prepare(options, suite) {
-  const scratch = path.resolve(options.scratch ?? path.join('/work/scratch/peer', options.suite === 'http-proxy' ? 'http-proxy-middleware' : options.suite));
-  if (scratch === ROOT || scratch.startsWith(ROOT + path.sep)) fail(`scratch ${scratch} is inside the repository; use a directory outside it`);
+  const base = path.resolve(options.scratch ?? path.join('/work/scratch/peer', options.suite === 'http-proxy' ? 'http-proxy-middleware' : options.suite));
+  if (base === ROOT || base.startsWith(ROOT + path.sep)) fail(`scratch ${base} is inside the repository; use a directory outside it`);
+  const scratch = suiteRoot(base, suite);
   const stamp = path.join(scratch, '.peer-suite-installed');
   if (options.install || !existsSync(stamp)) {
     let gitDir = options.gitDir;
@@ -82,16 +142,17 @@ function prepare(options, suite) {
       if (existsSync(mirror)) gitDir = mirror;
       else fail(`no source: pass --src <extracted tree> or --git-dir <bare git dir> of https://github.com/${suite.repo}`);
     }
-    rmSync(scratch, { recursive: true, force: true });
+    rmSync(base, { recursive: true, force: true });
     mkdirSync(scratch, { recursive: true });
     if (options.src) {
       run('cp', ['-a', path.join(path.resolve(options.src), '.'), scratch]);
     } else {
-      const archive = run('git', ['--git-dir', gitDir, 'archive', 'HEAD'], { capture: true, encoding: 'buffer' });
+      const ref = options.ref ?? suite.ref ?? 'HEAD';
+      const archive = run('git', ['--git-dir', gitDir, 'archive', ref], { capture: true, encoding: 'buffer', maxBuffer: 1 << 30 });
       if (archive.status !== 0) fail(`git archive failed: ${archive.stderr}`);
-      const untar = spawnSync('tar', ['-x', '-C', scratch], { input: archive.stdout });
+      const untar = spawnSync('tar', ['-x', '-C', scratch], { input: archive.stdout, maxBuffer: 1 << 30 });
       if (untar.status !== 0) fail(`tar failed: ${untar.stderr}`);
-      const head = run('git', ['--git-dir', gitDir, 'log', '-1', '--format=%H %cs %s'], { capture: true });
+      const head = run('git', ['--git-dir', gitDir, 'log', '-1', '--format=%H %cs %s', ref], { capture: true });
       writeFileSync(path.join(scratch, '.peer-suite-commit'), head.stdout);
     }
     const pkgFile = path.join(scratch, 'package.json');
@@ -103,6 +164,11 @@ function prepare(options, suite) {
     delete env.NODE_OPTIONS;
     const install = run('npm', ['install', '--ignore-scripts', '--no-audit', '--no-fund', '--loglevel=error', '--no-package-lock'], { cwd: scratch, env });
     if (install.status !== 0) fail('npm install failed');
+    if (suite.build) {
+      // generated files the suite tests (Koa's dist/koa.mjs, from its `prepare` script)
+      const build = run('npm', ['run', suite.build, '--loglevel=error'], { cwd: scratch, env });
+      if (build.status !== 0) fail(`npm run ${suite.build} failed`);
+    }
     writeFileSync(stamp, new Date().toISOString() + '\n');
   }
   return scratch;
@@ -118,14 +184,59 @@ function writeCounter(scratch) {
     `const dc = require('node:diagnostics_channel');
 const fs = require('node:fs');
 const out = process.env.PEER_SUITE_COUNT_FILE;
+const root = process.env.PEER_SUITE_ROOT;
 let n = 0;
+// a nested suite's own files are under node_modules, so the report's sites skip them: keep the
+// first frame of the suite's own code (tests, lib) from each stack too
+function own(stack) {
+  if (!root || typeof stack !== 'string') return null;
+  for (const line of stack.split('\\n')) {
+    const m = /\\(?(\\/[^()]*?:\\d+:\\d+)\\)?$/.exec(line);
+    if (m && m[1].startsWith(root + '/') && !m[1].slice(root.length).includes('/node_modules/')) return m[1];
+  }
+  return null;
+}
 dc.subscribe('endguard:violation', (m) => {
   if (!out || ++n > 10000) return;
-  try { fs.appendFileSync(out, JSON.stringify({ pid: process.pid, kind: m.kind, cause: m.cause, endSite: m.endSite, lateSite: m.lateSite }) + '\\n'); } catch {}
+  // node:test runs each test file in its own process: argv[1] names the file
+  const main = process.argv[1] && root && process.argv[1].startsWith(root + '/') ? process.argv[1].slice(root.length + 1) : null;
+  try { fs.appendFileSync(out, JSON.stringify({ pid: process.pid, main, kind: m.kind, type: m.type, method: m.method, cause: m.cause, endSite: m.endSite, lateSite: m.lateSite, endOwn: own(m.endStack), lateOwn: own(m.lateStack) }) + '\\n'); } catch {}
 });
 `,
   );
   return file;
+}
+
+// node:test: one JSON line per finished test (the runner's own events), read by parseNodeTest.
+function writeReporter(scratch) {
+  const file = path.join(scratch, '.peer-suite-reporter.mjs');
+  writeFileSync(
+    file,
+    `export default async function* reporter(source) {
+  for await (const event of source) {
+    if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
+    const d = event.data;
+    // a file's own entry (its subprocess) has the file path as its name
+    const outcome = event.type === 'test:fail' ? 'failed' : d.skip !== undefined || d.todo !== undefined ? 'skipped' : 'passed';
+    const error = d.details?.error;
+    yield JSON.stringify({ file: d.file ?? null, nesting: d.nesting, name: d.name, outcome, message: error ? String(error.cause?.message ?? error.message ?? error).slice(0, 2000) : undefined }) + '\\n';
+  }
+}
+`,
+  );
+  return file;
+}
+
+function parseNodeTest(file) {
+  const tests = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.startsWith('{')) continue;
+    const t = JSON.parse(line);
+    const rel = t.file ? path.relative(process.cwd(), t.file) : '';
+    // a test file's own entry (nesting 0, named after the file) stands for the file: skipped when it ran no test
+    tests.push({ name: `${rel} › ${'  '.repeat(t.nesting)}${t.name === t.file ? '(file)' : t.name}`, outcome: t.outcome, message: t.message });
+  }
+  return tests;
 }
 
 function parseMocha(file) {
@@ -158,7 +269,7 @@ function parseVitest(file) {
   return tests;
 }
 
-function runSuite(scratch, suite, label, withAgent, counter, node) {
+function runSuite(scratch, suite, label, withAgent, counter, node, reporter) {
   const out = path.join(scratch, `.peer-suite-${label}.json`);
   const countFile = path.join(scratch, `.peer-suite-${label}.counts`);
   rmSync(out, { force: true });
@@ -172,12 +283,18 @@ function runSuite(scratch, suite, label, withAgent, counter, node) {
     env.ENDGUARD_MODE = 'observe';
     env.ENDGUARD_LOG = 'json';
     env.PEER_SUITE_COUNT_FILE = countFile;
+    env.PEER_SUITE_ROOT = scratch;
   }
-  const [cmd, ...argv] = suite.command(out);
   const started = Date.now();
   // the runner's bin script is run by the chosen Node (its `#!/usr/bin/env node` is bypassed)
   env.PATH = `${path.dirname(node)}${path.delimiter}${env.PATH}`;
-  const r = run(node, [path.join(scratch, cmd), ...argv], { cwd: scratch, env, capture: true, timeout: 20 * 60_000 });
+  let argv;
+  if (suite.node) argv = suite.node(out, reporter, spawnSync(node, ['-v'], { encoding: 'utf8' }).stdout.trim());
+  else {
+    const [cmd, ...rest] = suite.command(out);
+    argv = [path.join(scratch, cmd), ...rest];
+  }
+  const r = run(node, argv, { cwd: scratch, env, capture: true, timeout: 60 * 60_000 });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (!existsSync(out)) {
     console.error(r.stdout.slice(-4000));
@@ -195,7 +312,7 @@ function runSuite(scratch, suite, label, withAgent, counter, node) {
       const c = JSON.parse(line);
       published++;
       const rel = (site) => (site === null ? 'null' : path.relative(scratch, site));
-      const k = `${c.kind} (${c.cause}) end=${rel(c.endSite)} late=${rel(c.lateSite)}`;
+      const k = `${c.type}.${c.method} ${c.kind} (${c.cause}) end=${rel(c.endOwn ?? c.endSite)} late=${rel(c.lateOwn ?? c.lateSite)}${c.main ? ` [${c.main}]` : ''}`;
       kinds[k] = (kinds[k] ?? 0) + 1;
     }
   }
@@ -217,14 +334,15 @@ const options = args();
 const suite = SUITES[options.suite];
 const scratch = prepare(options, suite);
 const counter = writeCounter(scratch);
+const reporter = writeReporter(scratch);
 process.chdir(scratch);
 const commit = existsSync('.peer-suite-commit') ? readFileSync('.peer-suite-commit', 'utf8').trim() : '(from --src)';
 console.log(`suite: ${options.suite} (${suite.repo} ${commit})`);
 const nodeVersion = spawnSync(options.node, ['-v'], { encoding: 'utf8' }).stdout.trim();
 console.log(`node: ${options.node} ${nodeVersion}`);
 
-const base = runSuite(scratch, suite, 'without', false, counter, options.node);
-const withAgent = runSuite(scratch, suite, 'with', true, counter, options.node);
+const base = runSuite(scratch, suite, 'without', false, counter, options.node, reporter);
+const withAgent = runSuite(scratch, suite, 'with', true, counter, options.node, reporter);
 const a = keyed(base.tests);
 const b = keyed(withAgent.tests);
 let same = 0;

@@ -30,6 +30,21 @@ export class StreamRecord {
   pipes: PipeRecord[] | null = null;
   clientDisconnect = false;
   lastLateSite: string | null = null;
+  /**
+   * A framework's call that took over the response (Fastify's reply.send, Koa's ctx.body =):
+   * the framework ends the raw response later from its own code, so that end and its header
+   * flush take this call as their site. See recordHandoff().
+   */
+  handoffMethod: string | null = null;
+  handoffCapture: Capture | null = null;
+  handoffAsyncId = -1;
+  /** Recorded, but the framework has not taken the response yet (Koa: until the middleware chain resolved). */
+  handoffPending = false;
+  /**
+   * A framework reported the late call that reaches this stream next (Fastify's second send,
+   * still on its way): that raw call is the same violation, passed through unreported once.
+   */
+  lateCovered = false;
 }
 
 export interface Frame {
@@ -66,7 +81,9 @@ export type HintId =
   | 'double-send'
   | 'next-after-send'
   | 'late-subscriber'
-  | 'late-callback';
+  | 'late-callback'
+  /** the framework sent a handler's return value (or the error it threw) after the handler had sent */
+  | 'returned-after-send';
 
 export interface HintContext {
   /** The receiver as the user's code names it (`res`, `out`, `controller`), from the source when it could be read. */
@@ -89,6 +106,19 @@ export interface Vocabulary {
   firstCall?: string;
   /** Hints in the family's own terms; the missing ones use the node-stream wording. */
   hints?: Partial<Record<HintId, (c: HintContext) => string>>;
+  /**
+   * The framework responds only once the handler chain has resolved (Koa's respond()): a late
+   * call after a hand-off ran outside that chain (work nobody awaited), whatever function it is in.
+   */
+  respondsAfterChain?: boolean;
+  /**
+   * The framework sends a handler's return value (or the error it threw) itself (Fastify): a
+   * late call with no frame of the user's code on its stack is that value, sent after the
+   * handler had already sent.
+   */
+  sendsReturnValue?: boolean;
+  /** The wrapped methods are the framework's public API: a late call is the caller's own even through a delegate (Koa's ctx → response). */
+  ownCalls?: boolean;
 }
 
 /** What a wrapper knows at a late call: the facts the core decides on. */
@@ -96,6 +126,11 @@ export interface LateFacts {
   kind: ViolationKind;
   /** The stream (or controller, writer, reply) the call was made on: the channel's `target`. */
   target: object;
+  /**
+   * The stream behind a framework object (Fastify's reply.raw, Koa's ctx.res): its record and
+   * capture key serve the call. By default the target.
+   */
+  stream?: object;
   method: string;
   record: StreamRecord | undefined;
   /** The report's `type` when it is not the target's class name (e.g. a framework object). */
@@ -104,6 +139,8 @@ export interface LateFacts {
   code?: string | null;
   /** The late stack's message; by default Node's for the kind. */
   message?: string;
+  /** How the late call reads in strict mode's message ('reply.send()', 'set ctx.body'); by default `method()`. */
+  call?: string;
   /** How hints name this family; by default node streams, or http when the type ends in Response. */
   vocabulary?: Vocabulary;
   clientDisconnect?: boolean;

@@ -84,8 +84,10 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
   const record = call.record;
   const pipes = record?.pipes ?? null;
   const useHeader = call.kind === 'headers-after-sent' && record?.headerCapture != null;
-  const endCapture = useHeader ? record!.headerCapture : (record?.endCapture ?? null);
-  const endMethod = record?.endMethod ?? null;
+  // not ended yet, but handed to a framework that is still sending it (a second send in flight)
+  const handoff = record === undefined || record.handoffPending ? null : record.handoffCapture;
+  const endCapture = useHeader ? record!.headerCapture : (record?.endCapture ?? handoff);
+  const endMethod = record?.endMethod ?? (handoff === null ? null : record!.handoffMethod);
 
   const late = side(call.lateCapture, [lateHeader(call), call.message], pipes, false);
   const end = call.clientDisconnect
@@ -119,7 +121,9 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     lateCall: callAt(lateUser),
     between: linesBetween(endUser, lateUser),
     headersFlushedBy: useHeader ? (record?.headerMethod ?? null) : null,
-    lateHeaderCall: late.direct && late.site?.kind === 'user' && late.stack?.frames[0]?.kind === 'user',
+    lateHeaderCall:
+      late.direct && late.site?.kind === 'user' && (call.vocabulary.ownCalls === true || late.stack?.frames[0]?.kind === 'user'),
+    endHandedOff: !end.fromPipe && endCapture !== null && endCapture === record?.handoffCapture,
   });
 
   const report: ViolationReport = {

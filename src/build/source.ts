@@ -26,13 +26,23 @@ export function sourceLine(file: string, line: number): string | null {
   return sourceLines(file)?.[line - 1] ?? null;
 }
 
-/** `res.json(...)` for a call whose method name starts at `column` (V8 points at the property). */
+/**
+ * `res.json(...)` for a call whose method name starts at `column` (V8 points at the property);
+ * `ctx.body = ...` for a setter, where V8 points at the `=`.
+ */
 export function callExpressionAt(text: string, column: number): string | null {
   const start = column - 1;
+  if (/^=(?!=)/.test(text.slice(start))) {
+    const target = /([A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)+)\s*$/.exec(text.slice(0, start))?.[1];
+    return target === undefined ? null : `${target.replace(/\s+/g, '')} = ...`;
+  }
   const method = /^[A-Za-z_$][\w$]*/.exec(text.slice(start))?.[0];
   if (method === undefined) return null;
   const before = text.slice(0, start);
-  const chain = /([A-Za-z_$][\w$]*)(?:\s*(?:\.\s*[A-Za-z_$][\w$]*|\([^()]*\)))*\s*\.\s*$/.exec(before);
-  if (chain?.[1] !== undefined) return `${chain[1]}.${method}(...)`;
-  return `${method}(...)`;
+  const chain = /[A-Za-z_$][\w$]*(?:\s*(?:\.\s*[A-Za-z_$][\w$]*|\([^()]*\)))*\s*\.\s*$/.exec(before);
+  if (chain === null) return `${method}(...)`;
+  // the receiver's property path, without the chained calls: `ctx.res.end`, `res.status(400).json` → `res.json`
+  const segments = [...chain[0].matchAll(/([A-Za-z_$][\w$]*)|(\([^()]*\))/g)];
+  const path = segments.filter((m, i) => m[1] !== undefined && segments[i + 1]?.[2] === undefined).map((m) => m[1]);
+  return `${[...path, method].join('.')}(...)`;
 }

@@ -25,6 +25,8 @@ export interface ClassifyInput {
   headersFlushedBy: string | null;
   /** The late call is the user's own setHeader/writeHead/appendHeader (not a framework's). */
   lateHeaderCall: boolean;
+  /** The end site is a hand-off: the user's call that gave the response to a framework, which ended it later. */
+  endHandedOff: boolean;
 }
 
 export interface Classification {
@@ -53,11 +55,14 @@ const HINTS: Record<HintId, (c: HintContext) => string> = {
   'late-subscriber': (c) => `a listener outlived the response: remove it on ${c.target}.on('close', ...) before ${c.lateCall} can run`,
   'late-callback': (c) =>
     `a callback responded after ${c.endCall}: check ${c.target}.writableEnded before ${c.lateCall}, or cancel the pending work when the response ends`,
+  'returned-after-send': (c) => `the framework sent a value returned (or an error thrown) after ${c.endCall}: return nothing after sending`,
 };
 
+/** `ctx.res` of `ctx.res.end(...)`, `ctx` of `ctx.body = ...`: what the call is made on. */
 function receiverOf(call: string | null, vocabulary: Vocabulary): string {
-  const dot = call?.indexOf('.') ?? -1;
-  if (call !== null && dot > 0) return call.slice(0, dot);
+  const member = call === null ? '' : call.replace(/(\(\.\.\.\)| = \.\.\.)$/, '');
+  const dot = member.lastIndexOf('.');
+  if (dot > 0) return member.slice(0, dot);
   return vocabulary.receiver;
 }
 
@@ -107,6 +112,10 @@ export function causeOf(input: ClassifyInput): { cause: Cause; hint: HintId } {
   }
   if (input.endFromPipe) return { cause: 'pipe-ended', hint: 'pipe-ended' };
   if (kind === 'double-end') return { cause: 'double-end', hint: 'double-end' };
+  // Koa responds after the middleware chain resolved: a call after that ran outside the chain
+  if (input.endHandedOff && input.vocabulary.respondsAfterChain === true) {
+    return viaEmitter(lateFrames) ? { cause: 'late-subscriber', hint: 'late-subscriber' } : { cause: 'late-callback', hint: 'late-callback' };
+  }
   if (kind === 'headers-after-sent' && input.lateHeaderCall && input.headersFlushedBy !== null) {
     return { cause: 'headers-already-sent', hint: 'headers-already-sent' };
   }
@@ -114,6 +123,10 @@ export function causeOf(input: ClassifyInput): { cause: Cause; hint: HintId } {
   const endUser = endFrames?.find((f) => f.kind === 'user') ?? null;
   const lateUser = lateFrames.find((f) => f.kind === 'user') ?? null;
   const synchronous = input.sameExecution ?? inRequestDispatch(lateFrames);
+  // Fastify sends what a handler returned (or threw): no frame of the user's code is on the stack
+  if (input.vocabulary.sendsReturnValue === true && lateUser === null && endUser !== null) {
+    return { cause: 'missing-return', hint: 'returned-after-send' };
+  }
 
   if (endUser !== null && lateUser !== null && sameFunction(endUser, lateUser)) {
     if (input.between === null || leftABlock(input.between)) return { cause: 'missing-return', hint: 'missing-return' };

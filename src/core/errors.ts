@@ -29,11 +29,15 @@ const AFTER: Record<ViolationKind, string> = {
 export interface StrictFacts {
   kind: ViolationKind;
   method: string;
+  /** How the late call reads in the message ('reply.send()', 'set ctx.body'); by default `method()`. */
+  call?: string;
   endSite: string | null;
   /** Why endSite is null. */
   note: string | null;
   /** Set when the late call was made by stream internals (a pipe): the site of the code behind it. */
   lateSite?: string | null;
+  /** Who made that call: stream internals (default), or a dependency with no frame of the user's code below it. */
+  via?: 'internals' | 'dependency';
 }
 
 /**
@@ -45,8 +49,13 @@ export function strictError(facts: StrictFacts, above: Function): Error {
   const { kind, method, endSite, note } = facts;
   const verb = kind === 'headers-after-sent' ? 'headers sent' : kind === 'write-after-destroy' ? 'destroyed' : 'ended';
   const where = endSite !== null ? `${verb} at ${endSite}` : `${verb} at an unknown site: ${note ?? 'not captured'}`;
-  const late = facts.lateSite === undefined ? '' : `; the late call came from stream internals set up at ${facts.lateSite ?? 'an unknown site'}`;
-  const error = new Error(`endguard: ${method}() ${AFTER[kind]} (${kind}; ${where}${late})`) as Error & { code: string };
+  const late =
+    facts.lateSite === undefined
+      ? ''
+      : facts.via === 'dependency'
+        ? `; the late call was made by a dependency at ${facts.lateSite ?? 'an unknown site'}, with no frame of your code below it`
+        : `; the late call came from stream internals set up at ${facts.lateSite ?? 'an unknown site'}`;
+  const error = new Error(`endguard: ${facts.call ?? `${method}()`} ${AFTER[kind]} (${kind}; ${where}${late})`) as Error & { code: string };
   error.code = 'ERR_ENDGUARD_' + kind.toUpperCase().replace(/-/g, '_');
   Error.captureStackTrace(error, above);
   return error;

@@ -1,12 +1,14 @@
 import * as dc from 'node:diagnostics_channel';
 import { warnInternal } from '../stderr';
 import { installPackagePatches, uninstallPackagePatches, type PackagePatch } from './modules';
+import { fastifyPatch } from './fastify';
+import { koaPatch } from './koa';
 import { patchWritable } from './writable';
 import { patchPipe } from './pipe';
 import { unwrapAll } from './wrap';
 
 /** Packages patched when the app loads them: one file of patch/ per family. */
-const PACKAGE_PATCHES: readonly PackagePatch[] = [];
+const PACKAGE_PATCHES: readonly PackagePatch[] = [fastifyPatch, koaPatch];
 
 // http and http2 are not loaded at startup, and endguard must not load them for the app.
 // - A server: Node publishes http.server.request.start before the first handler runs (CJS and
@@ -103,7 +105,9 @@ export function installPatches(): void {
   }
   if (loaded('http2')) http2Patch.run();
   else dc.subscribe(HTTP2_PROBE, onServerSocket);
-  installPackagePatches(PACKAGE_PATCHES);
+  installPackagePatches(PACKAGE_PATCHES, () => {
+    if (loaded('_http_outgoing')) httpPatch.run();
+  });
 }
 
 export function uninstallPatches(): void {

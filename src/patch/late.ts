@@ -103,13 +103,17 @@ let build: typeof import('../build/report') | undefined;
  */
 function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
   const { kind } = facts;
+  if (facts.record?.lateCovered === true) {
+    facts.record.lateCovered = false;
+    return passThrough;
+  }
   const mode = flags.config.mode;
   const action = modeAction(mode, kind, shape.drops);
   if (!throttle.admit()) {
     publish({ report: null, kind, target: facts.target, print: 0 });
     if (action !== THROW) return { action, error: null };
     const note = 'report budget exceeded, end site not resolved';
-    return { action, error: strictError({ kind, method: facts.method, endSite: null, note }, above) };
+    return { action, error: strictError({ kind, method: facts.method, call: facts.call, endSite: null, note }, above) };
   }
 
   const lateCapture = captureStack(Math.max(flags.config.stackDepth, LATE_DEPTH), above);
@@ -141,10 +145,11 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
 
   if (kind === 'double-end' && !reportableDoubleEnd(origins, facts.record?.endCapture != null, type)) return passThrough;
 
-  const record = facts.record ?? ensureRecord(facts.target);
+  const stream = facts.stream ?? facts.target;
+  const record = facts.record ?? ensureRecord(stream);
   const repeat = record !== undefined && report.lateSite !== null && record.lastLateSite === report.lateSite;
   if (record !== undefined) record.lastLateSite = report.lateSite;
-  if (report.endStack === null && report.cause !== 'client-disconnect') armFor(facts.target);
+  if (report.endStack === null && report.cause !== 'client-disconnect') armFor(stream);
 
   const decision = throttle.decide(dedupeKey(report.endSite, report.lateSite, kind), repeat);
   if (decision.publish) {
@@ -153,12 +158,15 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
   }
 
   if (action !== THROW) return { action, error: null };
-  const error = strictError({ kind, method: facts.method, endSite: report.endSite, note: report.endSiteNote ?? null }, above);
-  if (origins.lateDirect) return { action, error };
-  // a call made by stream internals (a pipe writing to or ending its destination): never throw
-  // inside Node's own code path; raise it on the next tick, naming the code behind it
+  const error = strictError({ kind, method: facts.method, call: facts.call, endSite: report.endSite, note: report.endSiteNote ?? null }, above);
+  if (origins.lateDirect && origins.lateUser) return { action, error };
+  // a call made by stream internals (a pipe writing to or ending its destination), or by a
+  // dependency with no frame of the user's code below it (Fastify sending a handler's return
+  // value): never throw inside code that is not the user's, where it is lost or swallowed;
+  // raise it on the next tick, naming the code behind it
+  const via = origins.lateDirect ? 'dependency' : 'internals';
   raiseOnNextTick(
-    strictError({ kind, method: facts.method, endSite: report.endSite, note: report.endSiteNote ?? null, lateSite: report.lateSite }, above),
+    strictError({ kind, method: facts.method, call: facts.call, endSite: report.endSite, note: report.endSiteNote ?? null, lateSite: report.lateSite, via }, above),
   );
   return passThrough;
 }

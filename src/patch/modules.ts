@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { warnInternal } from '../stderr';
 
@@ -11,55 +12,103 @@ export interface PackagePatch {
    * through the package's own require() calls, so internal files are the reliable target.
    */
   files: readonly string[];
-  /** Patches `exports` in place. `basedir` is that copy's root: several copies may be loaded at once. */
-  patch(file: string, exports: unknown, basedir: string): void;
+  /**
+   * Patches `exports` in place. `basedir` is that copy's root: several copies may be loaded at
+   * once. A value returned replaces the module's exports for the requires that follow (a module
+   * that exports a bare function); copies loaded before start() keep theirs.
+   */
+  patch(file: string, exports: unknown, basedir: string): unknown;
 }
 
 type RitmHook = { unhook(): void };
 
 let hook: RitmHook | null = null;
 let patched = new WeakSet<object>();
+let onPatched: () => void = () => {};
 
-function apply(spec: PackagePatch, file: string, exports: unknown, basedir: string): void {
-  if ((typeof exports !== 'object' && typeof exports !== 'function') || exports === null || patched.has(exports)) return;
+function apply(spec: PackagePatch, file: string, exports: unknown, basedir: string): unknown {
+  if ((typeof exports !== 'object' && typeof exports !== 'function') || exports === null || patched.has(exports)) return exports;
   patched.add(exports);
   try {
-    spec.patch(file, exports, basedir);
+    const replacement = spec.patch(file, exports, basedir);
+    onPatched();
+    if (replacement === undefined) return exports;
+    if (typeof replacement === 'object' || typeof replacement === 'function') patched.add(replacement as object);
+    return replacement;
   } catch (error) {
     warnInternal(`the ${spec.name} patch`, error);
+    return exports;
   }
 }
 
-/** `fastify/lib/reply.js` (require-in-the-middle's name for an internal file) → ['fastify', 'lib/reply.js']. */
-function split(moduleName: string, specs: readonly PackagePatch[]): [PackagePatch, string] | null {
-  for (const spec of specs) {
-    if (moduleName === spec.name) return [spec, ''];
-    if (moduleName.startsWith(spec.name + path.sep)) return [spec, moduleName.slice(spec.name.length + 1).split(path.sep).join('/')];
+/** A directory name under node_modules and the package it holds: the package's own name, or an npm alias of it. */
+type Installed = readonly (readonly [dir: string, spec: PackagePatch])[];
+
+/** `fastify/lib/reply.js` (require-in-the-middle's name for an internal file) → [fastify's spec, 'lib/reply.js']. */
+function split(moduleName: string, installed: Installed): [PackagePatch, string] | null {
+  for (const [dir, spec] of installed) {
+    if (moduleName === dir) return [spec, ''];
+    if (moduleName.startsWith(dir + path.sep)) return [spec, moduleName.slice(dir.length + 1).split(path.sep).join('/')];
   }
   return null;
 }
 
 /** Copies loaded before endguard started (programmatic start()): found in the CJS cache. */
-function patchLoaded(specs: readonly PackagePatch[]): void {
+function patchLoaded(installed: Installed): void {
   const marker = `${path.sep}node_modules${path.sep}`;
   for (const [filename, module] of Object.entries(require.cache)) {
     const at = filename.lastIndexOf(marker);
     // a module still loading has its first exports object, not its final one: left to the hook
     if (at === -1 || module === undefined || !module.loaded) continue;
     const rest = filename.slice(at + marker.length);
-    for (const spec of specs) {
-      if (!rest.startsWith(spec.name + path.sep)) continue;
-      const basedir = filename.slice(0, at + marker.length + spec.name.length);
-      const file = rest.slice(spec.name.length + 1).split(path.sep).join('/');
+    for (const [dir, spec] of installed) {
+      if (!rest.startsWith(dir + path.sep)) continue;
+      const basedir = filename.slice(0, at + marker.length + dir.length);
+      const file = rest.slice(dir.length + 1).split(path.sep).join('/');
       let main = '';
       try {
-        main = require.resolve(spec.name, { paths: [path.dirname(basedir)] });
+        main = require.resolve(dir, { paths: [path.dirname(basedir)] });
       } catch {
         // no main entry
       }
       const which = filename === main ? '' : file;
       if (spec.files.includes(which)) apply(spec, which, module.exports, basedir);
     }
+  }
+}
+
+/**
+ * npm aliases of the patched packages that the app declares (`"fastify4": "npm:fastify@4"`):
+ * require-in-the-middle matches the directory name under node_modules, which is then the
+ * alias. Read from the nearest package.json of the entry script and of the working directory
+ * (two small reads at startup; an alias declared deeper in the tree is not seen).
+ */
+function declaredAliases(specs: readonly PackagePatch[]): Installed {
+  const found: [string, PackagePatch][] = [];
+  const starts = new Set([process.cwd()]);
+  if (typeof process.argv[1] === 'string' && process.argv[1] !== '') starts.add(path.dirname(path.resolve(process.argv[1])));
+  for (const start of starts) {
+    const manifest = nearestManifest(start);
+    if (manifest === null) continue;
+    for (const group of [manifest.dependencies, manifest.devDependencies, manifest.optionalDependencies]) {
+      if (typeof group !== 'object' || group === null) continue;
+      for (const [alias, range] of Object.entries(group as Record<string, unknown>)) {
+        const spec = typeof range === 'string' ? specs.find((s) => alias !== s.name && range.startsWith(`npm:${s.name}@`)) : undefined;
+        if (spec !== undefined && !found.some(([dir]) => dir === alias)) found.push([alias, spec]);
+      }
+    }
+  }
+  return found;
+}
+
+function nearestManifest(start: string): Record<string, unknown> | null {
+  for (let dir = start; ; dir = path.dirname(dir)) {
+    try {
+      return JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as Record<string, unknown>;
+    } catch {
+      // none here, or unreadable: look further up
+    }
+    if (path.dirname(dir) === dir) return null;
   }
 }
 
@@ -75,56 +124,86 @@ function packageOf(id: string): string | null {
   return id.startsWith('@') ? (parts.length > 1 ? `${parts[0]}/${parts[1]}` : null) : (parts[0] ?? null);
 }
 
+/** The directories to patch and how to tell a file inside one of them. */
+interface Targets {
+  installed: Installed;
+  dirs: ReadonlySet<string>;
+  inside(filename: unknown): boolean;
+}
+
+function targetsOf(specs: readonly PackagePatch[]): Targets {
+  const installed: Installed = [...specs.map((s) => [s.name, s] as const), ...declaredAliases(specs)];
+  const nodeModules = `${path.sep}node_modules${path.sep}`;
+  const markers = installed.map(([dir]) => `${nodeModules}${dir}${path.sep}`);
+  return {
+    installed,
+    dirs: new Set(installed.map(([dir]) => dir)),
+    inside: (filename) => typeof filename === 'string' && filename.includes(nodeModules) && markers.some((m) => filename.includes(m)),
+  };
+}
+
 /** Installs require-in-the-middle (the hook that patches) and patches the copies already loaded. */
-function startHook(specs: readonly PackagePatch[]): void {
+function startHook(installed: Installed): void {
   const { Hook } = require('require-in-the-middle') as {
     Hook: new (modules: string[], options: { internals: boolean }, onrequire: (exports: unknown, name: string, basedir?: string) => unknown) => RitmHook;
   };
   hook = new Hook(
-    specs.map((s) => s.name),
+    installed.map(([dir]) => dir),
     { internals: true },
     (exports, name, basedir) => {
-      const found = basedir === undefined ? null : split(name, specs);
-      if (found !== null && found[0].files.includes(found[1])) apply(found[0], found[1], exports, basedir!);
+      const found = basedir === undefined ? null : split(name, installed);
+      if (found !== null && found[0].files.includes(found[1])) return apply(found[0], found[1], exports, basedir!);
       return exports;
     },
   );
-  patchLoaded(specs);
+  patchLoaded(installed);
 }
 
 /**
- * Patches each package when the app requires it, and the copies already loaded.
- * require-in-the-middle and its `debug` dependency cost 5–6 ms to load and every later
+ * Patches each package when the app requires it, and the copies already loaded. `afterPatch`
+ * runs after each patch (a framework in use: its http module is loaded, e.g. for
+ * fastify.inject(), which never reaches the channels that patch http at the first request).
+ *
+ * require-in-the-middle and its `debug` dependency cost 5–6 ms to load, and every later
  * require() a filename resolution: they are loaded at the first require() that reaches one of
  * the packages (by name, or from a file inside one: an ESM app's `import` of a CJS package is
- * seen only through the package's own requires). Until then each require() pays one string test.
+ * seen only through the package's own requires). Until then each require() pays a string test;
+ * the app's npm aliases are read at its first require() of a package, not at startup.
  */
-export function installPackagePatches(specs: readonly PackagePatch[]): void {
+export function installPackagePatches(specs: readonly PackagePatch[], afterPatch: () => void = () => {}): void {
   if (trampoline !== null || specs.length === 0) return;
-  const names = new Set(specs.map((s) => s.name));
-  const markers = specs.map((s) => `${path.sep}node_modules${path.sep}${s.name}${path.sep}`);
-  const inside = (filename: unknown) => typeof filename === 'string' && filename.includes(`${path.sep}node_modules${path.sep}`) && markers.some((m) => filename.includes(m));
-  const loaded = Object.keys(require.cache).some(inside);
+  onPatched = afterPatch;
+  let targets: Targets | null = null;
   const first = moduleProto.require;
   original = first;
   trampoline = function require(this: unknown, id: string) {
     if (hook === null && trampoline !== null && typeof id === 'string') {
       const name = packageOf(id);
-      if ((name !== null && names.has(name)) || inside((this as { filename?: unknown } | null)?.filename)) {
-        try {
-          startHook(specs);
-        } catch (error) {
-          warnInternal('the package hook', error);
+      const parent = (this as { filename?: unknown } | null)?.filename;
+      if (name !== null || (typeof parent === 'string' && parent.includes(`${path.sep}node_modules${path.sep}`))) {
+        targets ??= targetsOf(specs);
+        if ((name !== null && targets.dirs.has(name)) || targets.inside(parent)) {
+          try {
+            startHook(targets.installed);
+          } catch (error) {
+            warnInternal('the package hook', error);
+          }
+          // once: require-in-the-middle now wraps us; this call goes through it so it is seen too
+          if (hook !== null) return moduleProto.require.apply(this, arguments as unknown as [string]);
         }
-        // once: require-in-the-middle now wraps us; this call goes through it so it is seen too
-        if (hook !== null) return moduleProto.require.apply(this, arguments as unknown as [string]);
       }
     }
     return first.apply(this, arguments as unknown as [string]);
   };
   moduleProto.require = trampoline;
-  // copies loaded before start(): more may follow, so the hook starts now
-  if (loaded) startHook(specs);
+  // copies loaded before start() (found by the packages' own names: an alias is not looked up
+  // here, that would read the app's package.json at every preload): more may follow, so the
+  // hook starts now
+  const markers = specs.map((s) => `${path.sep}node_modules${path.sep}${s.name}${path.sep}`);
+  if (Object.keys(require.cache).some((f) => markers.some((m) => f.includes(m)))) {
+    targets = targetsOf(specs);
+    startHook(targets.installed);
+  }
 }
 
 export function uninstallPackagePatches(): void {
@@ -135,6 +214,7 @@ export function uninstallPackagePatches(): void {
   // and `trampoline` no longer matches)
   trampoline = null;
   original = null;
+  onPatched = () => {};
   // the wrappers themselves are removed by unwrapAll(); a later start() patches again
   patched = new WeakSet<object>();
 }

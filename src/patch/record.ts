@@ -68,6 +68,16 @@ export function recordEnd(
     if (channels.ended.hasSubscribers) channels.ended.publish(stream);
     const existing = recordOf(stream);
     if (existing !== undefined && existing.first !== FIRST_NONE) return existing;
+    if (first === FIRST_END && existing !== undefined && existing.handoffCapture !== null && !existing.handoffPending) {
+      // the framework ends the response from its own code: the user's hand-off is the end site
+      // (no capture of its own)
+      existing.first = first;
+      existing.endTime = Date.now();
+      existing.endMethod = existing.handoffMethod;
+      existing.endAsyncId = existing.handoffAsyncId;
+      existing.endCapture = existing.handoffCapture;
+      return existing;
+    }
     const capture = captureSite(stream, flags.config.stackDepth, above);
     if (capture === null) return existing;
     const record = existing ?? ensureRecord(stream);
@@ -89,6 +99,11 @@ export function recordHeaders(hook: Hook, res: object, method: string, above: Fu
   try {
     const existing = recordOf(res);
     if (existing !== undefined && existing.headerMethod !== null) return;
+    if (existing !== undefined && existing.handoffCapture !== null && !existing.handoffPending) {
+      existing.headerMethod = existing.handoffMethod;
+      existing.headerCapture = existing.handoffCapture;
+      return;
+    }
     const capture = captureSite(res, flags.config.stackDepth, above);
     if (capture === null && existing === undefined) return;
     const record = existing ?? ensureRecord(res);
@@ -98,6 +113,44 @@ export function recordHeaders(hook: Hook, res: object, method: string, above: Fu
   } catch (error) {
     failed(hook, error);
   }
+}
+
+/**
+ * A framework took over the response from the user's call (Fastify's reply.send, Koa's
+ * ctx.body =) and will end it later from its own code: that end, and its header flush, take
+ * this call as their site (the rule of docs/architecture.md "Frameworks"), at no extra capture
+ * (the end reuses this one). `replace`: a later call supersedes an earlier one (Koa: the last
+ * ctx.body = wins); otherwise the first stays (Fastify: the first reply.send). `pending`: the
+ * framework takes the response only later (claimHandoff); until then the app's own raw end or
+ * flush is its own. Nothing is recorded once the response has ended.
+ */
+export function recordHandoff(hook: Hook, res: object, method: string, above: Function, replace: boolean, pending = false): void {
+  try {
+    const existing = recordOf(res);
+    if (existing !== undefined && (existing.first !== FIRST_NONE || (existing.handoffCapture !== null && !replace))) return;
+    const capture = captureSite(res, flags.config.stackDepth, above);
+    if (capture === null) return;
+    const record = existing ?? ensureRecord(res);
+    if (record === undefined) return;
+    record.handoffMethod = method;
+    record.handoffAsyncId = executionAsyncId();
+    record.handoffCapture = capture;
+    record.handoffPending = pending;
+  } catch (error) {
+    failed(hook, error);
+  }
+}
+
+/** The framework now answers with the pending hand-off (Koa: the middleware chain resolved). */
+export function claimHandoff(res: object): void {
+  const record = recordOf(res);
+  if (record !== undefined && record.first === FIRST_NONE) record.handoffPending = false;
+}
+
+/** The framework will not answer with the hand-off after all (ctx.respond = false; Koa's error response). */
+export function dropHandoff(res: object): void {
+  const record = recordOf(res);
+  if (record !== undefined && record.first === FIRST_NONE) record.handoffCapture = record.handoffMethod = null;
 }
 
 /** An already-ended stream's connection went away: keep when, for a later client-disconnect report. */

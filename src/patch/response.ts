@@ -32,7 +32,7 @@ function closedAtOf(res: { socket?: object | null }): number {
 }
 
 /** Facts for a late call on a response; `ended` is Node's own flag at the time of the call. */
-function responseFacts(res: object, ended: boolean, destroyed: boolean, method: string, headers: boolean): LateFacts {
+export function responseFacts(res: object, ended: boolean, destroyed: boolean, method: string, headers: boolean): LateFacts {
   let record = recordOf(res);
   if (destroyed && (record === undefined || record.first === FIRST_NONE) && !ended) record = markDisconnected(res, closedAtOf(res));
   const kind = headers ? 'headers-after-sent' : lateKind(ended, record);
@@ -91,7 +91,8 @@ export const makeResponseEnd = (shape: ResponseShape) => (original: Function, ho
         const flushes = !shape.headersSent(this);
         const record = recordEnd(hook, this, FIRST_END, 'end', end);
         if (flushes && record !== undefined && record.headerMethod === null) {
-          record.headerMethod = 'end';
+          // 'end', or the framework call that handed the response over (recordHandoff)
+          record.headerMethod = record.endMethod ?? 'end';
           record.headerCapture = record.endCapture;
         }
       }

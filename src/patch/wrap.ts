@@ -14,6 +14,8 @@ interface Wrapped {
   target: object;
   method: string;
   wrapper: Function;
+  /** An accessor's original descriptor (wrapSetter); absent for methods. */
+  descriptor?: PropertyDescriptor;
 }
 const wrapped: Wrapped[] = [];
 
@@ -65,12 +67,39 @@ export function wrapMethod(
   return true;
 }
 
+/**
+ * Wraps the setter of an own accessor property (Koa's `set body`), like wrapMethod: once, the
+ * getter untouched, name and length kept, restored by stop(). shimmer wraps only methods.
+ */
+export function wrapSetter(target: object, property: string, label: string, make: (original: Function, hook: Hook) => Function): boolean {
+  const descriptor = Object.getOwnPropertyDescriptor(target, property);
+  const original = descriptor?.set;
+  if (descriptor === undefined || original === undefined || !descriptor.configurable || Object.prototype.hasOwnProperty.call(original, kWrapper)) {
+    return false;
+  }
+  const hook: Hook = { name: `${label}.${property}`, disabled: false };
+  try {
+    const made = make(original, hook);
+    Object.defineProperty(made, 'name', { value: original.name, configurable: true });
+    Object.defineProperty(made, 'length', { value: original.length, configurable: true });
+    Object.defineProperty(made, kWrapper, { value: hook });
+    Object.defineProperty(target, property, { ...descriptor, set: made as (value: unknown) => void });
+    wrapped.push({ target, method: property, wrapper: made, descriptor });
+    return true;
+  } catch (error) {
+    warnInternal(`wrapping ${hook.name}`, error);
+    return false;
+  }
+}
+
 /** Restores every original whose wrapper is still in place; the others become pass-throughs. */
 export function unwrapAll(): void {
-  for (const { target, method, wrapper } of wrapped.splice(0)) {
+  for (const { target, method, wrapper, descriptor } of wrapped.splice(0)) {
     const hook = (wrapper as unknown as Record<symbol, Hook>)[kWrapper];
     if (hook !== undefined) hook.disabled = true;
-    if ((target as Record<string, unknown>)[method] === wrapper) shimmer.unwrap(target as Record<string, any>, method);
+    if (descriptor !== undefined) {
+      if (Object.getOwnPropertyDescriptor(target, method)?.set === wrapper) Object.defineProperty(target, method, descriptor);
+    } else if ((target as Record<string, unknown>)[method] === wrapper) shimmer.unwrap(target as Record<string, any>, method);
   }
   flags.active = null;
 }

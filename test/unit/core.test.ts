@@ -28,6 +28,7 @@ const base: ClassifyInput = {
   between: null,
   headersFlushedBy: null,
   lateHeaderCall: false,
+  endHandedOff: false,
 };
 
 describe('classify', () => {
@@ -78,6 +79,46 @@ describe('callExpressionAt', () => {
     expect(callExpressionAt("    res.status(400).json({ a: 1 })", 21)).toBe('res.json(...)');
     expect(callExpressionAt('  res.end()', 7)).toBe('res.end(...)');
     expect(callExpressionAt('  pipeline(a, b)', 3)).toBe('pipeline(...)');
+  });
+  it('keeps the receiver\'s property path, without the chained calls', () => {
+    expect(callExpressionAt("  ctx.res.end('x')", 11)).toBe('ctx.res.end(...)');
+    expect(callExpressionAt("  reply.raw.setHeader('a', 1)", 13)).toBe('reply.raw.setHeader(...)');
+    expect(callExpressionAt('reply.code(400).send({})', 17)).toBe('reply.send(...)');
+  });
+  it('renders a setter, where V8 points at the `=`', () => {
+    expect(callExpressionAt('  ctx.body = rows', 12)).toBe('ctx.body = ...');
+    expect(callExpressionAt('  ctx.response.body = 1', 21)).toBe('ctx.response.body = ...');
+    expect(callExpressionAt('  if (a == b) x()', 9)).toBeNull();
+  });
+});
+
+describe('classify: frameworks', () => {
+  const koa: Vocabulary = { receiver: 'ctx', response: true, respondsAfterChain: true };
+  const fastify: Vocabulary = { receiver: 'reply', response: true, sendsReturnValue: true };
+  it('Koa: a call after the hand-off ran outside the middleware chain, even in the same function', () => {
+    const input = { ...base, vocabulary: koa, endFrames: [frame('/a.js', 3, 1)], lateFrames: [frame('/a.js', 5, 1)], between: ['ctx.body = 1', 'await x', 'ctx.body = 2'] };
+    expect(classify({ ...input, endHandedOff: true }).cause).toBe('late-callback');
+    // the app's own ctx.res.end() (ctx.respond = false): the usual rules
+    expect(classify({ ...input, endHandedOff: false }).cause).toBe('double-send');
+  });
+  it('Koa: a listener after the hand-off → late-subscriber', () => {
+    const lateFrames = [frame('/a.js', 9, 8), frame('node:events', 1, 1, 'internal')];
+    expect(classify({ ...base, vocabulary: koa, endHandedOff: true, endFrames: [frame('/a.js', 3, 1)], lateFrames }).cause).toBe('late-subscriber');
+  });
+  it('Fastify: a late send with no frame of the app (a returned value) → missing-return, in its own words', () => {
+    const c = classify({
+      ...base,
+      vocabulary: { ...fastify, hints: { 'returned-after-send': (x) => `return reply after ${x.endCall}` } },
+      endFrames: [frame('/a.js', 3, 1)],
+      lateFrames: [frame('/n/node_modules/fastify/lib/wrap-thenable.js', 42, 1, 'dependency')],
+      endCall: 'reply.send(...)',
+      lateCall: null,
+    });
+    expect(c).toEqual({ cause: 'missing-return', hint: 'return reply after reply.send(...)' });
+  });
+  it('names the receiver by its property path', () => {
+    const c = classify({ ...base, endFrames: [frame('/a.js', 3, 1)], lateFrames: [frame('/b.js', 5, 1)], endCall: 'reply.send(...)', lateCall: 'reply.raw.write(...)' });
+    expect(c.hint).toBe('a callback responded after reply.send(...): check reply.raw.writableEnded before reply.raw.write(...), or cancel the pending work when the response ends');
   });
 });
 
