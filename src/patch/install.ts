@@ -4,6 +4,7 @@ import { installPackagePatches, uninstallPackagePatches, type PackagePatch } fro
 import { patchWritable } from './writable';
 import { patchPipe } from './pipe';
 import { unwrapAll } from './wrap';
+import { installWebStreams, uninstallWebStreams } from './web/load';
 
 /** Packages patched when the app loads them: one file of patch/ per family. */
 const PACKAGE_PATCHES: readonly PackagePatch[] = [];
@@ -104,12 +105,14 @@ export function installPatches(): void {
   if (loaded('http2')) http2Patch.run();
   else dc.subscribe(HTTP2_PROBE, onServerSocket);
   installPackagePatches(PACKAGE_PATCHES);
+  installWebStreams();
 }
 
 export function uninstallPatches(): void {
   unsubscribeHttp();
   dc.unsubscribe(HTTP2_PROBE, onServerSocket);
   uninstallPackagePatches();
+  uninstallWebStreams();
   unwrapAll();
   httpPatch.reset();
   http2Patch.reset();

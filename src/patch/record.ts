@@ -57,6 +57,7 @@ export function ensureRecord(stream: object): StreamRecord | undefined {
  * Records the first end or destroy of a stream, its site captured per the capture policy, and
  * publishes the `ended` fact. Returns the record, or undefined when nothing is kept (armed
  * policy, key not armed: Node's own flags still tell ended from destroyed at the late call).
+ * `depth` raises the frames kept for an end whose caller sits deep below the user's code.
  */
 export function recordEnd(
   hook: Hook,
@@ -64,6 +65,7 @@ export function recordEnd(
   first: typeof FIRST_END | typeof FIRST_DESTROY,
   method: string,
   above: Function,
+  depth = 0,
 ): StreamRecord | undefined {
   try {
     if (channels.ended.hasSubscribers) channels.ended.publish(stream);
@@ -74,7 +76,7 @@ export function recordEnd(
     record.endMethod = method;
     record.endAsyncId = executionAsyncId();
     record.endTime = Date.now();
-    record.endCapture = captureStack(flags.config.stackDepth, above);
+    record.endCapture = captureStack(Math.max(flags.config.stackDepth, depth), above);
     return record;
   } catch (error) {
     failed(hook, error);

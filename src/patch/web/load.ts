@@ -1,0 +1,132 @@
+import * as dc from 'node:diagnostics_channel';
+import type * as web from 'node:stream/web';
+import { flags } from '../../flags';
+import { warnInternal } from '../../stderr';
+import { patchBridges } from './bridge';
+import { discoverInternals, forgetInternals } from './internals';
+import { patchReadable } from './readable';
+import { patchTransform } from './transform';
+import { patchWritableStreams } from './writable';
+import { patchWithoutInternals } from './degraded';
+
+// Web streams are not loaded at startup (Node 20–26) and endguard must not load them for an app
+// that never uses them (≈ 2–3 ms). They are patched at the app's first use:
+// - the globals (ReadableStream, WritableStream, TransformStream, their readers, writers and
+//   controllers) are lazy in Node: on 20 JS accessors, on 22+ V8 lazy data properties, which
+//   load their module even when redefined (but not when deleted). Each is replaced by an
+//   accessor that patches, then becomes the plain data property Node's own would have become;
+// - Readable/Writable/Duplex .toWeb/.fromWeb (see bridge.ts);
+// - `require('node:stream/web')` or an ESM import of it touches no global: the first HTTP
+//   request and the first turn of the event loop look at whether the app loaded them.
+// Patching loads node:stream/web (≈ 0.6 ms: the adapters, compression and encoding streams too).
+
+const GLOBALS = [
+  'ReadableStream',
+  'ReadableStreamDefaultReader',
+  'ReadableStreamBYOBReader',
+  'ReadableStreamBYOBRequest',
+  'ReadableStreamDefaultController',
+  'ReadableByteStreamController',
+  'WritableStream',
+  'WritableStreamDefaultWriter',
+  'WritableStreamDefaultController',
+  'TransformStream',
+  'TransformStreamDefaultController',
+] as const;
+
+const FIRST_REQUEST = 'http.server.request.start';
+
+let patched = false;
+let immediate: NodeJS.Immediate | null = null;
+
+function loaded(): boolean {
+  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
+  return Array.isArray(list) && list.includes('NativeModule internal/webstreams/readablestream');
+}
+
+/** Patches web streams, once (until stop()). Never throws. */
+export function patchWebStreamsNow(): void {
+  if (patched || flags.config === undefined || flags.config.mode === 'off') return;
+  patched = true;
+  try {
+    const api = require('node:stream/web') as typeof web;
+    if (discoverInternals(api) === null) {
+      warnInternal('web streams', new Error(`Node ${process.version}'s web streams have an unknown internal shape: late calls are reported without their end site`));
+      patchWithoutInternals(api);
+      return;
+    }
+    patchReadable(api);
+    patchTransform(api);
+    patchWritableStreams(api);
+  } catch (error) {
+    warnInternal('web streams patch', error);
+  }
+}
+
+function firstUse(): void {
+  if (!patched && flags.enabled) patchWebStreamsNow();
+}
+
+function probe(): void {
+  if (!patched && flags.enabled && loaded()) patchWebStreamsNow();
+}
+
+function onFirstRequest(): void {
+  probe();
+  process.nextTick(() => dc.unsubscribe(FIRST_REQUEST, onFirstRequest));
+}
+
+function definePlain(key: string, value: unknown): void {
+  Object.defineProperty(globalThis, key, { value, writable: true, enumerable: false, configurable: true });
+}
+
+function installTrigger(key: (typeof GLOBALS)[number]): void {
+  const holder = globalThis as Record<string, unknown>;
+  // Node's own globals are non-enumerable: an enumerable one was put there by someone else
+  if (!(key in holder) || Object.prototype.propertyIsEnumerable.call(holder, key)) return;
+  const get = function () {
+    firstUse();
+    const value = (require('node:stream/web') as Record<string, unknown>)[key];
+    definePlain(key, value);
+    return value;
+  };
+  const set = function (value: unknown) {
+    definePlain(key, value);
+  };
+  Object.defineProperty(get, 'name', { value: `get ${key}` });
+  Object.defineProperty(set, 'name', { value: `set ${key}` });
+  // deleting first: redefining V8's lazy data property (Node 22+) would load it
+  if (!delete holder[key]) return;
+  Object.defineProperty(holder, key, { get, set, enumerable: false, configurable: true });
+}
+
+function installTriggers(): void {
+  for (const key of GLOBALS) {
+    try {
+      installTrigger(key);
+    } catch (error) {
+      warnInternal(`the ${key} global`, error);
+    }
+  }
+}
+
+export function installWebStreams(): void {
+  patchBridges(firstUse);
+  if (loaded()) {
+    patchWebStreamsNow();
+    return;
+  }
+  installTriggers();
+  dc.subscribe(FIRST_REQUEST, onFirstRequest);
+  immediate = setImmediate(probe);
+  immediate.unref();
+}
+
+export function uninstallWebStreams(): void {
+  dc.unsubscribe(FIRST_REQUEST, onFirstRequest);
+  if (immediate !== null) clearImmediate(immediate);
+  immediate = null;
+  // the accessors left on globalThis only load the value once stopped (firstUse checks flags.enabled)
+  patched = false;
+  forgetInternals();
+}
