@@ -60,6 +60,43 @@ async function runCycle(opts, log) {
   return rows;
 }
 
+/**
+ * Web stream cycle (new ReadableStream + 10×enqueue + close) next to the Writable cycle, same
+ * variants and rounds: the web stream must cost at most the Writable's ratio under each policy.
+ */
+async function runWebCycle(opts, log) {
+  const variants = opts.cycleVariants;
+  const cases = [
+    { bench: 'web ReadableStream: new + 10×enqueue + close', file: 'webstream.js', args: [opts.microMs] },
+    { bench: 'writable: new + 10×write + end', file: 'cycle.js', args: ['writable', opts.microMs] },
+  ];
+  const rows = [];
+  for (const c of cases) {
+    const res = await alternate(opts.microRounds, variants, async (v) => {
+      const r = await child(c.file, v, c.args);
+      return { value: r.opsPerSec };
+    }, log, c.file);
+    const bare = C.median(res.bare.map((r) => r.value));
+    for (const v of variants) {
+      const values = res[v].map((r) => r.value);
+      const paired = values.map((x, i) => x / res.bare[i].value);
+      rows.push({
+        bench: c.bench,
+        variant: v,
+        value: C.median(values),
+        ratio: C.median(values) / bare,
+        pairedMin: C.min(paired),
+        pairedMax: C.max(paired),
+        min: C.min(values),
+        max: C.max(values),
+        spread: C.spreadPct(values),
+        runs: values.length,
+      });
+    }
+  }
+  return rows;
+}
+
 /** Violation report cost: late write time with the agent minus Node's own late write time. */
 async function runReport(opts, log) {
   const cases = {
@@ -173,4 +210,4 @@ function formatMemory(rows) {
   );
 }
 
-module.exports = { runCycle, runReport, runMemory, formatCycle, formatReport, formatMemory };
+module.exports = { runCycle, runWebCycle, runReport, runMemory, formatCycle, formatReport, formatMemory };

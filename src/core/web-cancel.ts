@@ -1,10 +1,4 @@
-/** One frame as V8's CallSite gives it, unformatted. */
-export interface RawFrame {
-  file: string;
-  fn: string | null;
-  line: number;
-  column: number;
-}
+import type { Frame } from '../internal-types';
 
 /** What the frames of a cancel (or of an error/abort a Node adapter made) tell about who made it. */
 export interface CancelOrigin {
@@ -20,15 +14,11 @@ export interface CancelOrigin {
 
 const NODE_MODULES = /[/\\]node_modules[/\\]((?:@[^/\\]+[/\\])?[^/\\]+)[/\\]/;
 
-function isUserFile(file: string): boolean {
-  return file !== '' && !file.startsWith('node:') && /[/\\]/.test(file) && !NODE_MODULES.test(file);
-}
-
 /**
  * The library behind a frame that is not the app's own: a package, or one of Node's own
  * libraries that consume web streams. null for Node's plumbing (streams, timers, primordials).
  */
-function libraryOf(frame: RawFrame): string | null {
+function libraryOf(frame: Frame): string | null {
   const pkg = NODE_MODULES.exec(frame.file);
   if (pkg !== null) return pkg[1]!.replace(/\\/g, '/');
   const at = `${frame.file}:${frame.line}:${frame.column}`;
@@ -38,14 +28,14 @@ function libraryOf(frame: RawFrame): string | null {
 }
 
 /** Pure: reads the frames of the cancel (or error) call, innermost first. */
-export function cancelOrigin(frames: readonly RawFrame[]): CancelOrigin {
+export function cancelOrigin(frames: readonly Frame[]): CancelOrigin {
   let httpClose = false;
   let canceller: string | null = null;
   let userSeen = false;
   for (const frame of frames) {
     if (frame.fn === 'onServerResponseClose' && frame.file === 'node:_http_server') httpClose = true;
-    if (isUserFile(frame.file)) userSeen = true;
-    else if (!userSeen && canceller === null) canceller = libraryOf(frame);
+    if (frame.kind === 'user') userSeen = true;
+    else if (!userSeen && canceller === null && (frame.kind === 'dependency' || frame.file.startsWith('node:'))) canceller = libraryOf(frame);
   }
   return { httpClose, canceller: userSeen ? null : canceller };
 }
@@ -58,6 +48,7 @@ export function cancelOrigin(frames: readonly RawFrame[]): CancelOrigin {
 export function reasonLabel(reason: unknown): string | null {
   if (reason === undefined || reason === null) return null;
   if (typeof reason !== 'object' && typeof reason !== 'function') return typeof reason === 'string' ? 'a string' : typeof reason;
+  if (Array.isArray(reason)) return 'an array';
   try {
     const { code, name } = reason as { code?: unknown; name?: unknown };
     if (typeof code === 'string' && /^[A-Z][A-Z0-9_]{1,63}$/.test(code)) return code;

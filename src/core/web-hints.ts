@@ -87,7 +87,7 @@ export function webVocabulary(end: WebEnd): Vocabulary {
           : `the HTTP client disconnected and the server cancelled the body stream before ${c.lateCall}: ${stopAdvice(end, c)} (or check a flag set there)`,
       destroyed: destroyed(end),
       'double-end': (c) =>
-        `${c.method}() is called twice: keep one ${c.endCall.replace('(...)', '()')}, or set a flag where you first call it and check it (if (closed) return)`,
+        `${c.method}() is called twice: keep one ${c.target}.${c.method}() call, or set a flag where you first call it and check it (if (closed) return)`,
       'missing-return': (c) => `return after ${c.endCall}`,
       'write-after-own-end': (c) =>
         `${c.lateCall} runs after ${c.endCall} in the same function: ${writer ? 'write' : 'enqueue'} before closing, or return after ${c.endCall}`,

@@ -6,7 +6,6 @@ import { flags } from '../../flags';
 import { shouldCapture } from '../capture';
 import { ensureRecord, markDisconnected, recordEnd, recordOf } from '../record';
 import { failed, type Hook } from '../wrap';
-import { rawFrames } from './frames';
 
 // Where the ends of a web stream are kept: on the object the late call is made on, or can be
 // found from. A readable side's ends (close, error, and every consumer cancel, which reaches the
@@ -16,13 +15,12 @@ import { rawFrames } from './frames';
 // kept here, for the late call.
 
 /**
- * A cancel's caller sits deep below the app's code (reader.cancel → readableStreamCancel →
- * [kCancel]; a pipeline destroying Readable.fromWeb takes ~10 more frames), and cancels are rare:
- * once per stream at most.
+ * A cancel's caller sits deep below the app's code: reader.cancel → readableStreamCancel →
+ * [kCancel], and Node's onServerResponseClose (an HTTP response closing early) is 5–7 frames
+ * below a server adapter's cancel (@hono/node-server, Writable.toWeb) and 13–14 below
+ * pipeline(Readable.fromWeb(body), res) on Node 20–26. Cancels are rare: once per stream at most.
  */
 const CANCEL_DEPTH = 24;
-/** Frames read (not kept) to see whether a cancel ran inside an HTTP response's 'close' (~10–20 deep). */
-const CANCEL_SCAN = 32;
 /** pipeTo() is often called by a library a few frames below the app's call; pipes are rare. */
 const PIPE_DEPTH = 12;
 
@@ -36,6 +34,10 @@ interface Extras {
   reason: string | null;
   canceller: string | null;
   pipe: PipeInfo | null;
+  /** The cancel's stack, unformatted: read once, at the first late call (resolveOrigin). */
+  cancelCapture: Capture | null;
+  cancelMethod: string;
+  cancelTime: number;
   /** The late-time refinement ran (it may replace the end capture once). */
   refined: boolean;
 }
@@ -50,7 +52,7 @@ const nodeSideOf = new WeakMap<object, object>();
 function extrasOf(holder: object): Extras {
   let x = extras.get(holder);
   if (x === undefined) {
-    x = { reason: null, canceller: null, pipe: null, refined: false };
+    x = { reason: null, canceller: null, pipe: null, cancelCapture: null, cancelMethod: 'cancel', cancelTime: 0, refined: false };
     extras.set(holder, x);
   }
   return x;
@@ -58,6 +60,23 @@ function extrasOf(holder: object): Extras {
 
 export function extrasFor(holder: object): Extras | undefined {
   return extras.get(holder);
+}
+
+/** A cancel whose stack was kept but not yet read (the armed policy keeps no record for it). */
+export function cancelPending(holder: object): boolean {
+  return extras.get(holder)?.cancelCapture != null;
+}
+
+/** Only an HTTP server can see its client go away: until the app loads one, cancels keep nothing under the armed policy. */
+let httpServerLoaded = false;
+let scannedUpTo = 0;
+function httpServerInProcess(): boolean {
+  if (httpServerLoaded) return true;
+  const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
+  if (!Array.isArray(list)) return false;
+  for (let i = scannedUpTo; i < list.length; i++) if (list[i] === 'NativeModule _http_server') httpServerLoaded = true;
+  scannedUpTo = list.length;
+  return httpServerLoaded;
 }
 
 /** close(), terminate(), error(), writer.close(), writer.abort(): the first end, per the capture policy. */
@@ -75,33 +94,48 @@ export function recordWebEnd(
 
 /**
  * A cancel (the readable side's [kCancel], or the writable side's controller.error() that a Node
- * adapter makes when its Node stream closed): who made it, and whether an HTTP response closing
- * early (the client went away) is behind it. The frames are read at every such call, whatever
- * the capture policy, so a client disconnect is named from its first occurrence.
+ * adapter makes when its Node stream closed). Its stack is captured unformatted (~2–3 µs) and
+ * read only at a late call: it is the end site, and it tells whether an HTTP response closing
+ * early (the client went away) is behind the cancel. Under the armed policy the stack is still
+ * kept in an HTTP server, for that one question, and never reported as an end site.
  */
-export function recordCancel(hook: Hook, holder: object, method: string, reason: unknown, above: Function): StreamRecord | undefined {
+export function recordCancel(hook: Hook, holder: object, method: string, reason: unknown, above: Function): void {
   try {
-    if ((recordOf(holder)?.first ?? FIRST_NONE) !== FIRST_NONE) return recordOf(holder);
-    const origin = cancelOrigin(rawFrames(CANCEL_SCAN, above));
-    let record: StreamRecord | undefined;
-    if (origin.httpClose) {
-      if (channels.ended.hasSubscribers) channels.ended.publish(holder);
-      record = markDisconnected(holder, Date.now());
-      if (record !== undefined) record.endMethod = method;
-    } else {
-      record = recordEnd(hook, holder, FIRST_DESTROY, method, above, CANCEL_DEPTH);
-    }
+    if ((recordOf(holder)?.first ?? FIRST_NONE) !== FIRST_NONE) return;
+    const record = recordEnd(hook, holder, FIRST_DESTROY, method, above, CANCEL_DEPTH);
+    const capture = record?.endCapture ?? (httpServerInProcess() ? captureStack(CANCEL_DEPTH, above) : null);
     const label = reasonLabel(reason);
-    if (label !== null || origin.canceller !== null) {
-      const x = extrasOf(holder);
-      x.reason = label;
-      x.canceller = origin.canceller;
-    }
-    return record;
+    if (label === null && capture === null) return;
+    const x = extrasOf(holder);
+    x.reason = label;
+    x.cancelCapture = capture;
+    x.cancelMethod = method;
+    x.cancelTime = Date.now();
   } catch (error) {
     failed(hook, error);
-    return undefined;
   }
+}
+
+/**
+ * Once per holder, at its first late call (or right after a bridge's cancel): what the cancel's
+ * frames say. Inside an HTTP response's 'close' → a client disconnect (no end site, the time it
+ * closed); otherwise the library that cancelled when no code of the app did.
+ */
+export function resolveOrigin(holder: object): void {
+  const x = extras.get(holder);
+  if (x === undefined || x.cancelCapture === null) return;
+  const capture = x.cancelCapture;
+  x.cancelCapture = null;
+  // the header build/report.ts gives the end stack: the resolution is cached per capture
+  const frames = resolveStack(capture, 'Error', `${x.cancelMethod}() here`)?.frames ?? [];
+  const origin = cancelOrigin(frames);
+  x.canceller = origin.canceller;
+  if (!origin.httpClose) return;
+  const record = markDisconnected(holder, x.cancelTime);
+  if (record === undefined || (record.endMethod !== null && record.endMethod !== x.cancelMethod)) return;
+  record.endMethod = x.cancelMethod;
+  record.clientDisconnect = true;
+  record.endTime = x.cancelTime;
 }
 
 /** pipeTo/pipeThrough: the site, the destination and the signal, kept on the source's controller. */
@@ -139,33 +173,36 @@ function hasUserFrame(capture: Capture | null, method: string): boolean {
  * by the client going away, the AbortController#abort() of the pipe's signal, the pipeTo() call,
  * or (a web stream made by Writable.toWeb) the Node stream's own end or destroy.
  */
-export function refineEnd(holder: object, record: StreamRecord | undefined): void {
-  if (record === undefined || record.first === FIRST_NONE || record.clientDisconnect) return;
+export function refineEnd(holder: object, record: StreamRecord | undefined): StreamRecord | undefined {
+  resolveOrigin(holder);
+  record ??= recordOf(holder);
+  if (record === undefined || record.first === FIRST_NONE || record.clientDisconnect) return record;
   const x = extrasOf(holder);
-  if (x.refined) return;
+  if (x.refined) return record;
   x.refined = true;
   const method = record.endMethod ?? 'end';
-  if (hasUserFrame(record.endCapture, method)) return;
+  if (hasUserFrame(record.endCapture, method)) return record;
   const pipe = x.pipe;
   if (method === 'cancel' && pipe !== null) {
+    if (pipe.dest !== null) resolveOrigin(pipe.dest);
     const destRecord = pipe.dest === null ? undefined : recordOf(pipe.dest);
     if (destRecord?.clientDisconnect === true) {
       record.clientDisconnect = true;
       record.endTime = destRecord.endTime;
-      return;
+      return record;
     }
     const aborted = pipe.signal === null ? undefined : abortSites.get(pipe.signal);
     if (aborted !== undefined) {
       record.endCapture = aborted;
       record.endMethod = 'abort';
-      return;
+      return record;
     }
     if (pipe.capture !== null) record.endCapture = pipe.capture;
-    return;
+    return record;
   }
   const node = nodeSideOf.get(holder);
   const nodeRecord = node === undefined ? undefined : recordOf(node);
-  if (nodeRecord === undefined || nodeRecord.first === FIRST_NONE) return;
+  if (nodeRecord === undefined || nodeRecord.first === FIRST_NONE) return record;
   if (nodeRecord.clientDisconnect) {
     record.clientDisconnect = true;
     record.endTime = nodeRecord.endTime;
@@ -173,6 +210,7 @@ export function refineEnd(holder: object, record: StreamRecord | undefined): voi
     record.endCapture = nodeRecord.endCapture;
     record.endMethod = nodeRecord.endMethod;
   }
+  return record;
 }
 
 // ---- bridges: a web stream made from a Node stream, and its Node side
@@ -225,8 +263,11 @@ export function afterCancelOfBridge(hook: Hook, holder: object, firstBefore: num
   if (firstBefore !== FIRST_NONE) return;
   try {
     const node = nodeSideOf.get(holder);
+    if (node === undefined) return;
+    // the Node stream's late write is judged by patch/writable.ts: it must know now
+    resolveOrigin(holder);
     const record = recordOf(holder);
-    if (node === undefined || record === undefined || record.first !== FIRST_DESTROY) return;
+    if (record === undefined || record.first !== FIRST_DESTROY) return;
     const nodeRecord = record.clientDisconnect ? markDisconnected(node, record.endTime) : recordOf(node);
     if (nodeRecord === undefined || nodeRecord.first !== FIRST_DESTROY) return;
     nodeRecord.endMethod = record.endMethod;

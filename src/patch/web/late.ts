@@ -7,7 +7,7 @@ import { lateCall, type LateShape } from '../late';
 import { failed, type Hook } from '../wrap';
 import { extrasFor, refineEnd } from './ends';
 import { calledByNode } from './frames';
-import { CLOSING, type ReadableStanding, type WritableStanding } from './internals';
+import { CANCELLED, CLOSING, ERRORED, type ReadableStanding, type WritableStanding } from './internals';
 
 /** Node raises ERR_INVALID_STATE for every late call on a web stream (a rejection for the writer). */
 const CODE = 'ERR_INVALID_STATE';
@@ -29,6 +29,11 @@ export function webKind(record: StreamRecord | undefined, standing: ReadableStan
   return 'write-after-destroy';
 }
 
+/** The end a readable side's state implies: close requested, cancelled (closed without a close request), errored. */
+export function readableStateEnd(standing: ReadableStanding): string | null {
+  return standing === CLOSING ? 'close' : standing === CANCELLED ? 'cancel' : standing === ERRORED ? 'error' : null;
+}
+
 export interface WebLate {
   kind: ViolationKind;
   target: object;
@@ -41,11 +46,13 @@ export interface WebLate {
   endOnWritable?: boolean;
   /** Node's own message for this late call. */
   message: string;
+  /** What Node's state says ended it (close, cancel, error), for the hint when nothing was recorded. */
+  stateEnd?: string | null;
 }
 
 function factsOf(late: WebLate): LateFacts {
-  const { record, holder, kind } = late;
-  refineEnd(holder, record);
+  const { holder, kind } = late;
+  const record = refineEnd(holder, late.record);
   const x = extrasFor(holder);
   const clientDisconnect = kind === 'write-after-destroy' && record?.clientDisconnect === true;
   // the armed policy captures per type: the ends of this family are kept on `holder`, which may
@@ -60,7 +67,7 @@ function factsOf(late: WebLate): LateFacts {
     message: `Invalid state: ${late.message}`,
     vocabulary: webVocabulary({
       side: late.side,
-      endMethod: record?.endMethod ?? null,
+      endMethod: record?.endMethod ?? late.stateEnd ?? null,
       reason: x?.reason ?? null,
       canceller: x?.canceller ?? null,
       endOnWritable: late.endOnWritable === true,

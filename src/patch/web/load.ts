@@ -1,13 +1,15 @@
 import * as dc from 'node:diagnostics_channel';
+import Module = require('node:module');
 import type * as web from 'node:stream/web';
 import { flags } from '../../flags';
-import { warnInternal } from '../../stderr';
+import { warnInternal, warnOnce } from '../../stderr';
 import { patchBridges } from './bridge';
 import { discoverInternals, forgetInternals } from './internals';
 import { patchReadable } from './readable';
 import { patchTransform } from './transform';
 import { patchWritableStreams } from './writable';
 import { patchWithoutInternals } from './degraded';
+import { idle, wrapMethod, type Hook } from '../wrap';
 
 // Web streams are not loaded at startup (Node 20–26) and endguard must not load them for an app
 // that never uses them (≈ 2–3 ms). They are patched at the app's first use:
@@ -16,8 +18,10 @@ import { patchWithoutInternals } from './degraded';
 //   load their module even when redefined (but not when deleted). Each is replaced by an
 //   accessor that patches, then becomes the plain data property Node's own would have become;
 // - Readable/Writable/Duplex .toWeb/.fromWeb (see bridge.ts);
-// - `require('node:stream/web')` or an ESM import of it touches no global: the first HTTP
-//   request and the first turn of the event loop look at whether the app loaded them.
+// - `require('node:stream/web')` (Module.prototype.require, a pass-through once patched);
+// - an ESM `import ... from 'node:stream/web'` touches none of these: the first HTTP request
+//   and the first turns of the event loop look at whether the app loaded them (Node 20 loads an
+//   ES module graph over several turns; Node 22+ evaluates it before the first).
 // Patching loads node:stream/web (≈ 0.6 ms: the adapters, compression and encoding streams too).
 
 const GLOBALS = [
@@ -35,6 +39,8 @@ const GLOBALS = [
 ] as const;
 
 const FIRST_REQUEST = 'http.server.request.start';
+/** Turns of the event loop the probe looks at (an ES module graph loads over a few on Node 20). */
+const PROBE_TURNS = 50;
 
 let patched = false;
 let immediate: NodeJS.Immediate | null = null;
@@ -51,7 +57,10 @@ export function patchWebStreamsNow(): void {
   try {
     const api = require('node:stream/web') as typeof web;
     if (discoverInternals(api) === null) {
-      warnInternal('web streams', new Error(`Node ${process.version}'s web streams have an unknown internal shape: late calls are reported without their end site`));
+      warnOnce(
+        'web-streams-shape',
+        `endguard: Node ${process.version}'s web streams have an internal shape endguard does not know: late enqueue()/close() calls are reported without their end site, writers are not watched`,
+      );
       patchWithoutInternals(api);
       return;
     }
@@ -69,6 +78,26 @@ function firstUse(): void {
 
 function probe(): void {
   if (!patched && flags.enabled && loaded()) patchWebStreamsNow();
+}
+
+let turnsLeft = 0;
+function probeTurn(): void {
+  immediate = null;
+  probe();
+  if (patched || --turnsLeft <= 0) return;
+  immediate = setImmediate(probeTurn);
+  immediate.unref();
+}
+
+const WEB_IDS = new Set(['stream/web', 'node:stream/web']);
+
+function makeRequire(original: Function, hook: Hook): Function {
+  return function require(this: unknown, id: unknown) {
+    if (patched || idle(hook) || !WEB_IDS.has(id as string)) return original.apply(this, arguments);
+    const exports = original.apply(this, arguments);
+    firstUse();
+    return exports;
+  };
 }
 
 function onFirstRequest(): void {
@@ -117,8 +146,10 @@ export function installWebStreams(): void {
     return;
   }
   installTriggers();
+  wrapMethod(Module.prototype, 'require', 'Module', makeRequire);
   dc.subscribe(FIRST_REQUEST, onFirstRequest);
-  immediate = setImmediate(probe);
+  turnsLeft = PROBE_TURNS;
+  immediate = setImmediate(probeTurn);
   immediate.unref();
 }
 

@@ -5,7 +5,7 @@ import { recordOf } from '../record';
 import { failed, idle, wrapMethod, type Hook } from '../wrap';
 import { afterCancelOfBridge, nodeSideFirst, recordAbort, recordCancel, recordPipe, recordWebEnd } from './ends';
 import { CLOSING, OPEN, canonicalWritable, controllerOf, readableStanding, webInternals, type ReadableStanding } from './internals';
-import { THROWING, lateWebCall, webKind, type WebLate } from './late';
+import { THROWING, lateWebCall, readableStateEnd, webKind, type WebLate } from './late';
 
 // ReadableStreamDefaultController and ReadableByteStreamController: the producer's side. The
 // wrappers are methods (no `prototype`, not constructible), as the originals are.
@@ -42,6 +42,7 @@ function readableLate(controller: object, standing: ReadableStanding, method: st
     holder: controller,
     record,
     side: 'controller',
+    stateEnd: readableStateEnd(standing),
     message: byte && standing !== CLOSING ? 'ReadableStream is already closed' : 'Controller is already closed',
   };
 }

@@ -2,7 +2,7 @@ import type * as web from 'node:stream/web';
 import { FIRST_DESTROY, FIRST_END, FIRST_NONE } from '../../internal-types';
 import { recordOf } from '../record';
 import { idle, wrapMethod, type Hook } from '../wrap';
-import { recordWebEnd } from './ends';
+import { cancelPending, recordWebEnd } from './ends';
 import { OPEN, readableControllerOf, readableStanding, writableOf, type ReadableStanding } from './internals';
 import { IGNORED, THROWING, lateWebCall, webKind, type WebLate } from './late';
 
@@ -24,9 +24,10 @@ function transformLate(controller: object, standing: ReadableStanding, method: s
   const writable = writableOf(controller);
   if ((record?.first ?? FIRST_NONE) === FIRST_NONE) {
     for (const other of [readableControllerOf(controller), writable]) {
-      const found = other === undefined ? undefined : recordOf(other);
-      if (found !== undefined && found.first !== FIRST_NONE) {
-        holder = other!;
+      if (other === undefined) continue;
+      const found = recordOf(other);
+      if ((found !== undefined && found.first !== FIRST_NONE) || cancelPending(other)) {
+        holder = other;
         record = found;
         break;
       }

@@ -19,6 +19,7 @@ function writableLate(target: object, stream: object, standing: WritableStanding
     holder: stream,
     record,
     side: 'writer',
+    stateEnd: standing === ERRORED ? null : 'close',
     message:
       standing === ERRORED ? 'WritableStream is errored' : method === 'close' ? 'Failure to close WritableStream' : 'WritableStream is closed',
   };
