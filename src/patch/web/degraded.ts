@@ -16,17 +16,18 @@ function isLateError(error: unknown): boolean {
 
 const makeCaught = (method: string, kind: ViolationKind) => (original: Function, hook: Hook): Function => {
   const wrapper = {
-    [method](this: object) {
-      if (idle(hook)) return original.apply(this, arguments);
+    [method](this: object, chunk?: unknown) {
+      // the originals read only their parameters (see readable.ts); close() takes none
+      if (idle(hook)) return method === 'enqueue' ? original.call(this, chunk) : original.call(this);
       try {
-        return original.apply(this, arguments);
+        return method === 'enqueue' ? original.call(this, chunk) : original.call(this);
       } catch (error) {
         if (!isLateError(error)) throw error;
         const rethrow = () => {
           throw error;
         };
         const late = () => ({ kind, target: this, method, holder: this, record: undefined, side: 'controller' as const, message: (error as Error).message.replace(/^Invalid state: /, '') });
-        return lateWebCall(hook, late, THROWING, this, rethrow, arguments, wrapper);
+        return lateWebCall(hook, late, THROWING, this, rethrow, method === 'enqueue' ? [chunk] : [], wrapper);
       }
     },
   }[method]!;

@@ -48,6 +48,8 @@ const pipedSignals = new WeakSet<object>();
 const abortSites = new WeakMap<object, Capture>();
 /** Bridges made by Readable.toWeb / Writable.toWeb / Duplex.toWeb: the web side → its Node stream. */
 const nodeSideOf = new WeakMap<object, object>();
+/** Until the app makes its first bridge, no end looks one up. */
+let anyBridge = false;
 
 function extrasOf(holder: object): Extras {
   let x = extras.get(holder);
@@ -218,6 +220,7 @@ export function refineEnd(holder: object, record: StreamRecord | undefined): Str
 /** Writable.toWeb(node) / Readable.toWeb(node) / Duplex.toWeb(node): `holder` is the WritableStream or the readable's controller. */
 export function linkNodeSide(holder: object, node: object): void {
   nodeSideOf.set(holder, node);
+  anyBridge = true;
 }
 
 /**
@@ -232,6 +235,7 @@ function preRecordNodeSide(
   first: typeof FIRST_END | typeof FIRST_DESTROY,
   method: string,
 ): void {
+  if (!anyBridge) return;
   try {
     const node = nodeSideOf.get(holder);
     if (node === undefined || record === undefined || record.first !== first || record.endMethod !== method) return;
@@ -249,6 +253,7 @@ function preRecordNodeSide(
 
 /** The Node side's record before a cancel, to tell whether the adapter's cancel destroyed it. */
 export function nodeSideFirst(holder: object): number {
+  if (!anyBridge) return -1;
   const node = nodeSideOf.get(holder);
   if (node === undefined) return -1;
   return recordOf(node)?.first ?? FIRST_NONE;

@@ -10,14 +10,15 @@ import type * as web from 'node:stream/web';
 
 type Bag = Record<symbol, any>;
 
-/** Where a readable side stands: open, close requested, cancelled (closed without a close request), errored. */
+/** Where a readable side stands: not a stream (no state: another object, null), open, close requested, cancelled (closed without a close request), errored. */
+export const UNKNOWN = -1;
 export const OPEN = 0;
 export const CLOSING = 1;
 export const CANCELLED = 2;
 export const ERRORED = 3;
-export type ReadableStanding = typeof OPEN | typeof CLOSING | typeof CANCELLED | typeof ERRORED;
-/** Where a writable stream stands: open, close queued/in flight or closed, errored/erroring. */
-export type WritableStanding = typeof OPEN | typeof CLOSING | typeof ERRORED;
+export type ReadableStanding = typeof UNKNOWN | typeof OPEN | typeof CLOSING | typeof CANCELLED | typeof ERRORED;
+/** Where a writable stream stands: not a stream, open, close queued/in flight or closed, errored/erroring. */
+export type WritableStanding = typeof UNKNOWN | typeof OPEN | typeof CLOSING | typeof ERRORED;
 
 export interface WebInternals {
   readonly kState: symbol;
@@ -92,18 +93,18 @@ export function forgetInternals(): void {
   internals = null;
 }
 
-// The readers below run on the hot path (every enqueue, every write): each returns the safe
-// answer (OPEN, undefined) when `this` is not what it should be (another object, a primitive,
-// undefined), and the original method then raises Node's own error.
+// The readers below run on the hot path (every enqueue, every write): each returns UNKNOWN or
+// undefined when `this` is not what it should be (another object, a primitive, null), and the
+// wrapper then leaves the call to the original, which raises Node's own error.
 
 /** A ReadableStreamDefaultController or ReadableByteStreamController. */
 export function readableStanding(controller: object): ReadableStanding {
   const kState = internals!.kState;
   const c = (controller as Bag | undefined)?.[kState];
-  if (c === undefined || c === null) return OPEN;
-  const state = c.stream?.[kState]?.state;
+  const state = c?.stream?.[kState]?.state;
+  if (state === undefined) return UNKNOWN;
   if (c.closeRequested === true) return CLOSING;
-  if (state === 'readable' || state === undefined) return OPEN;
+  if (state === 'readable') return OPEN;
   return state === 'errored' ? ERRORED : CANCELLED;
 }
 
@@ -143,8 +144,8 @@ export function streamOf(writerOrController: object): object | undefined {
 
 export function writableStanding(stream: object): WritableStanding {
   const w = (stream as Bag | undefined)?.[internals!.kState];
-  if (w === undefined || w === null) return OPEN;
-  const state = w.state;
+  const state = w?.state;
+  if (state === undefined) return UNKNOWN;
   if (state === 'errored' || state === 'erroring') return ERRORED;
   if (state === 'closed' || closeQueued(w, internals!.closeFlag)) return CLOSING;
   return OPEN;

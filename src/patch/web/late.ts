@@ -88,7 +88,7 @@ export function lateWebCall(
   shape: LateShape,
   self: object,
   original: Function,
-  args: IArguments,
+  args: unknown[],
   above: Function,
 ): unknown {
   let facts: LateFacts | null = null;
@@ -98,5 +98,6 @@ export function lateWebCall(
     failed(hook, error);
   }
   if (facts === null) return original.apply(self, args);
-  return lateCall(hook, facts, shape, self, original, args, above);
+  // the late path takes IArguments (the node-stream wrappers'); the web methods read only their parameters
+  return lateCall(hook, facts, shape, self, original, args as unknown as IArguments, above);
 }

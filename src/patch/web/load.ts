@@ -13,10 +13,12 @@ import { idle, wrapMethod, type Hook } from '../wrap';
 
 // Web streams are not loaded at startup (Node 20–26) and endguard must not load them for an app
 // that never uses them (≈ 2–3 ms). They are patched at the app's first use:
-// - the globals (ReadableStream, WritableStream, TransformStream, their readers, writers and
-//   controllers) are lazy in Node: on 20 JS accessors, on 22+ V8 lazy data properties, which
-//   load their module even when redefined (but not when deleted). Each is replaced by an
-//   accessor that patches, then becomes the plain data property Node's own would have become;
+// - the globals ReadableStream, WritableStream and TransformStream (readers, writers and
+//   controllers are reached only through a stream) are lazy in Node: on 20 JS accessors, on 22+
+//   V8 lazy data properties, which load their module even when redefined (but not when
+//   deleted). Each is replaced by an accessor that patches; at the first use, each one left
+//   becomes the plain data property Node's own would have become (a descriptor read before the
+//   first use sees an accessor: the one observable difference);
 // - Readable/Writable/Duplex .toWeb/.fromWeb (see bridge.ts);
 // - `require('node:stream/web')` (Module.prototype.require, a pass-through once patched);
 // - an ESM `import ... from 'node:stream/web'` touches none of these: the first HTTP request
@@ -24,19 +26,7 @@ import { idle, wrapMethod, type Hook } from '../wrap';
 //   ES module graph over several turns; Node 22+ evaluates it before the first).
 // Patching loads node:stream/web (≈ 0.6 ms: the adapters, compression and encoding streams too).
 
-const GLOBALS = [
-  'ReadableStream',
-  'ReadableStreamDefaultReader',
-  'ReadableStreamBYOBReader',
-  'ReadableStreamBYOBRequest',
-  'ReadableStreamDefaultController',
-  'ReadableByteStreamController',
-  'WritableStream',
-  'WritableStreamDefaultWriter',
-  'WritableStreamDefaultController',
-  'TransformStream',
-  'TransformStreamDefaultController',
-] as const;
+const GLOBALS = ['ReadableStream', 'WritableStream', 'TransformStream'] as const;
 
 const FIRST_REQUEST = 'http.server.request.start';
 /** Turns of the event loop the probe looks at (an ES module graph loads over a few on Node 20). */
@@ -44,6 +34,8 @@ const PROBE_TURNS = 50;
 
 let patched = false;
 let immediate: NodeJS.Immediate | null = null;
+/** The accessors endguard put on globalThis and not yet replaced by Node's values. */
+const triggers = new Map<string, Function>();
 
 function loaded(): boolean {
   const list = (process as { moduleLoadList?: unknown }).moduleLoadList;
@@ -56,6 +48,7 @@ export function patchWebStreamsNow(): void {
   patched = true;
   try {
     const api = require('node:stream/web') as typeof web;
+    settleTriggers(api as unknown as Record<string, unknown>);
     if (discoverInternals(api) === null) {
       warnOnce(
         'web-streams-shape',
@@ -109,17 +102,27 @@ function definePlain(key: string, value: unknown): void {
   Object.defineProperty(globalThis, key, { value, writable: true, enumerable: false, configurable: true });
 }
 
+/** Every trigger still in place becomes the data property Node's lazy global would have become. */
+function settleTriggers(api: Record<string, unknown>): void {
+  for (const [key, get] of triggers) {
+    triggers.delete(key);
+    if (Object.getOwnPropertyDescriptor(globalThis, key)?.get === get) definePlain(key, api[key]);
+  }
+}
+
 function installTrigger(key: (typeof GLOBALS)[number]): void {
   const holder = globalThis as Record<string, unknown>;
   // Node's own globals are non-enumerable: an enumerable one was put there by someone else
   if (!(key in holder) || Object.prototype.propertyIsEnumerable.call(holder, key)) return;
   const get = function () {
-    firstUse();
+    triggers.delete(key);
     const value = (require('node:stream/web') as Record<string, unknown>)[key];
     definePlain(key, value);
+    firstUse();
     return value;
   };
   const set = function (value: unknown) {
+    triggers.delete(key);
     definePlain(key, value);
   };
   Object.defineProperty(get, 'name', { value: `get ${key}` });
@@ -127,6 +130,7 @@ function installTrigger(key: (typeof GLOBALS)[number]): void {
   // deleting first: redefining V8's lazy data property (Node 22+) would load it
   if (!delete holder[key]) return;
   Object.defineProperty(holder, key, { get, set, enumerable: false, configurable: true });
+  triggers.set(key, get);
 }
 
 function installTriggers(): void {

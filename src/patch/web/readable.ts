@@ -4,7 +4,7 @@ import { FIRST_DESTROY, FIRST_END } from '../../internal-types';
 import { recordOf } from '../record';
 import { failed, idle, wrapMethod, type Hook } from '../wrap';
 import { afterCancelOfBridge, nodeSideFirst, recordAbort, recordCancel, recordPipe, recordWebEnd } from './ends';
-import { CLOSING, OPEN, canonicalWritable, controllerOf, readableStanding, webInternals, type ReadableStanding } from './internals';
+import { CLOSING, OPEN, UNKNOWN, canonicalWritable, controllerOf, readableStanding, webInternals, type ReadableStanding } from './internals';
 import { THROWING, lateWebCall, readableStateEnd, webKind, type WebLate } from './late';
 
 // ReadableStreamDefaultController and ReadableByteStreamController: the producer's side. The
@@ -47,13 +47,26 @@ function readableLate(controller: object, standing: ReadableStanding, method: st
   };
 }
 
+// The wrappers take the originals' parameters and call them with those (Node's methods have
+// fixed parameters with defaults and read no `arguments`), and their late branch is a separate
+// function: a wrapper that hands `arguments` on, or holds a closure over `this`, pays for the
+// arguments object or the closure's context on every call (≈ 80 / 25 ns on Node 24).
+
+function lateReadable(hook: Hook, self: object, standing: ReadableStanding, method: string, byte: boolean, original: Function, args: unknown[], above: Function): unknown {
+  return lateWebCall(hook, () => readableLate(self, standing, method, byte), THROWING, self, original, args, above);
+}
+
 const makeEnqueue = (byte: boolean) => (original: Function, hook: Hook): Function => {
+  const kState = webInternals()!.kState;
   const wrapper = {
     enqueue(this: object, chunk?: unknown) {
-      if (idle(hook)) return original.apply(this, arguments);
+      // the hot path first: an open stream (the check Node's enqueue makes itself)
+      const c = (this as Record<symbol, any> | undefined)?.[kState];
+      if (c?.closeRequested === false && c.stream?.[kState]?.state === 'readable') return original.call(this, chunk);
+      if (idle(hook)) return original.call(this, chunk);
       const standing = readableStanding(this);
-      if (standing === OPEN || (byte && !acceptedByteChunk(chunk))) return original.apply(this, arguments);
-      return lateWebCall(hook, () => readableLate(this, standing, 'enqueue', byte), THROWING, this, original, arguments, wrapper);
+      if (standing <= OPEN || (byte && !acceptedByteChunk(chunk))) return original.call(this, chunk);
+      return lateReadable(hook, this, standing, 'enqueue', byte, original, [chunk], wrapper);
     },
   }.enqueue;
   return wrapper;
@@ -62,13 +75,14 @@ const makeEnqueue = (byte: boolean) => (original: Function, hook: Hook): Functio
 const makeClose = (byte: boolean) => (original: Function, hook: Hook): Function => {
   const wrapper = {
     close(this: object) {
-      if (idle(hook)) return original.apply(this, arguments);
+      if (idle(hook)) return original.call(this);
       const standing = readableStanding(this);
+      if (standing === UNKNOWN) return original.call(this);
       if (standing === OPEN) {
         recordWebEnd(hook, this, FIRST_END, 'close', wrapper);
-        return original.apply(this, arguments);
+        return original.call(this);
       }
-      return lateWebCall(hook, () => readableLate(this, standing, 'close', byte), THROWING, this, original, arguments, wrapper);
+      return lateReadable(hook, this, standing, 'close', byte, original, [], wrapper);
     },
   }.close;
   return wrapper;
@@ -76,9 +90,9 @@ const makeClose = (byte: boolean) => (original: Function, hook: Hook): Function 
 
 function makeError(original: Function, hook: Hook): Function {
   const wrapper = {
-    error(this: object) {
+    error(this: object, error?: unknown) {
       if (!idle(hook) && readableStanding(this) === OPEN) recordWebEnd(hook, this, FIRST_DESTROY, 'error', wrapper);
-      return original.apply(this, arguments);
+      return original.call(this, error);
     },
   }.error;
   return wrapper;
@@ -94,12 +108,12 @@ function makeCancel(original: Function, hook: Hook): Function {
   const wrapper = {
     // the name is copied from the original by wrapMethod
     cancel(this: object, reason?: unknown) {
-      if (idle(hook)) return original.apply(this, arguments);
+      if (idle(hook) || readableStanding(this) === UNKNOWN) return original.call(this, reason);
       const bridged = nodeSideFirst(this);
       recordCancel(hook, this, 'cancel', reason, wrapper);
-      if (bridged === -1) return original.apply(this, arguments);
+      if (bridged === -1) return original.call(this, reason);
       try {
-        return original.apply(this, arguments);
+        return original.call(this, reason);
       } finally {
         afterCancelOfBridge(hook, this, bridged);
       }

@@ -3,15 +3,16 @@ import { FIRST_DESTROY, FIRST_END, FIRST_NONE } from '../../internal-types';
 import { recordOf } from '../record';
 import { idle, wrapMethod, type Hook } from '../wrap';
 import { cancelPending, recordWebEnd } from './ends';
-import { OPEN, readableControllerOf, readableStanding, writableOf, type ReadableStanding } from './internals';
+import { OPEN, UNKNOWN, readableControllerOf, webInternals, readableStanding, writableOf, type ReadableStanding } from './internals';
 import { IGNORED, THROWING, lateWebCall, webKind, type WebLate } from './late';
+import type { LateShape } from '../late';
 
 // TransformStreamDefaultController: enqueue() goes to the readable side, which closes on
 // terminate(), on the writable side's close (after flush), or when its consumer cancels it.
 
 function standingOf(controller: object): ReadableStanding {
   const readable = readableControllerOf(controller);
-  return readable === undefined ? OPEN : readableStanding(readable);
+  return readable === undefined ? UNKNOWN : readableStanding(readable);
 }
 
 /**
@@ -45,13 +46,23 @@ function transformLate(controller: object, standing: ReadableStanding, method: s
   };
 }
 
+/** The late branch, out of the wrappers (see readable.ts). */
+function lateTransform(hook: Hook, self: object, standing: ReadableStanding, method: string, shape: LateShape, original: Function, args: unknown[], above: Function): unknown {
+  return lateWebCall(hook, () => transformLate(self, standing, method), shape, self, original, args, above);
+}
+
 function makeEnqueue(original: Function, hook: Hook): Function {
+  const kState = webInternals()!.kState;
   const wrapper = {
-    enqueue(this: object) {
-      if (idle(hook)) return original.apply(this, arguments);
+    enqueue(this: object, chunk?: unknown) {
+      // the hot path first: an open readable side (the check Node's enqueue makes itself); the
+      // original is called with its one parameter (see readable.ts)
+      const c = (this as Record<symbol, any> | undefined)?.[kState]?.stream?.[kState]?.readable?.[kState]?.controller?.[kState];
+      if (c?.closeRequested === false && c.stream?.[kState]?.state === 'readable') return original.call(this, chunk);
+      if (idle(hook)) return original.call(this, chunk);
       const standing = standingOf(this);
-      if (standing === OPEN) return original.apply(this, arguments);
-      return lateWebCall(hook, () => transformLate(this, standing, 'enqueue'), THROWING, this, original, arguments, wrapper);
+      if (standing <= OPEN) return original.call(this, chunk);
+      return lateTransform(hook, this, standing, 'enqueue', THROWING, original, [chunk], wrapper);
     },
   }.enqueue;
   return wrapper;
@@ -61,13 +72,14 @@ function makeEnqueue(original: Function, hook: Hook): Function {
 function makeTerminate(original: Function, hook: Hook): Function {
   const wrapper = {
     terminate(this: object) {
-      if (idle(hook)) return original.apply(this, arguments);
+      if (idle(hook)) return original.call(this);
       const standing = standingOf(this);
+      if (standing === UNKNOWN) return original.call(this);
       if (standing === OPEN) {
         recordWebEnd(hook, this, FIRST_END, 'terminate', wrapper);
-        return original.apply(this, arguments);
+        return original.call(this);
       }
-      return lateWebCall(hook, () => transformLate(this, standing, 'terminate'), IGNORED, this, original, arguments, wrapper);
+      return lateTransform(hook, this, standing, 'terminate', IGNORED, original, [], wrapper);
     },
   }.terminate;
   return wrapper;
@@ -75,9 +87,9 @@ function makeTerminate(original: Function, hook: Hook): Function {
 
 function makeError(original: Function, hook: Hook): Function {
   const wrapper = {
-    error(this: object) {
+    error(this: object, reason?: unknown) {
       if (!idle(hook) && standingOf(this) === OPEN) recordWebEnd(hook, this, FIRST_DESTROY, 'error', wrapper);
-      return original.apply(this, arguments);
+      return original.call(this, reason);
     },
   }.error;
   return wrapper;
