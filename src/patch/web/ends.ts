@@ -209,6 +209,8 @@ export function refineEnd(holder: object, record: StreamRecord | undefined): Str
     record.clientDisconnect = true;
     record.endTime = nodeRecord.endTime;
   } else if (nodeRecord.endCapture !== null) {
+    // the Node side's own end came first: the web side only errored because of it
+    record.first = nodeRecord.first;
     record.endCapture = nodeRecord.endCapture;
     record.endMethod = nodeRecord.endMethod;
   }

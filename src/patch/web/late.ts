@@ -7,7 +7,7 @@ import { lateCall, type LateShape } from '../late';
 import { failed, type Hook } from '../wrap';
 import { extrasFor, refineEnd } from './ends';
 import { calledByNode } from './frames';
-import { CANCELLED, CLOSING, ERRORED, type ReadableStanding, type WritableStanding } from './internals';
+import { CANCELLED, CLOSING, ERRORED, OPEN, type ReadableStanding, type WritableStanding } from './internals';
 
 /** Node raises ERR_INVALID_STATE for every late call on a web stream (a rejection for the writer). */
 const CODE = 'ERR_INVALID_STATE';
@@ -51,8 +51,11 @@ export interface WebLate {
 }
 
 function factsOf(late: WebLate): LateFacts {
-  const { holder, kind } = late;
+  const { holder } = late;
   const record = refineEnd(holder, late.record);
+  // the refinement may have found an earlier end on the other side of a bridge
+  const ending = late.method === 'close' || late.method === 'terminate';
+  const kind = record !== undefined && record.first !== FIRST_NONE ? webKind(record, OPEN, ending) : late.kind;
   const x = extrasFor(holder);
   const clientDisconnect = kind === 'write-after-destroy' && record?.clientDisconnect === true;
   // the armed policy captures per type: the ends of this family are kept on `holder`, which may
