@@ -1,15 +1,10 @@
 import * as dc from 'node:diagnostics_channel';
 import Module = require('node:module');
+import stream = require('node:stream');
 import type * as web from 'node:stream/web';
 import { flags } from '../../flags';
 import { warnInternal, warnOnce } from '../../stderr';
-import { patchBridges } from './bridge';
-import { discoverInternals, forgetInternals } from './internals';
-import { patchReadable } from './readable';
-import { patchTransform } from './transform';
-import { patchWritableStreams } from './writable';
-import { patchWithoutInternals } from './degraded';
-import { idle, wrapMethod, type Hook } from '../wrap';
+import { failed, idle, wrapMethod, type Hook } from '../wrap';
 
 // Web streams are not loaded at startup (Node 20–26) and endguard must not load them for an app
 // that never uses them (≈ 2–3 ms). They are patched at the app's first use:
@@ -19,12 +14,17 @@ import { idle, wrapMethod, type Hook } from '../wrap';
 //   deleted). Each is replaced by an accessor that patches; at the first use, each one left
 //   becomes the plain data property Node's own would have become (a descriptor read before the
 //   first use sees an accessor: the one observable difference);
-// - Readable/Writable/Duplex .toWeb/.fromWeb (see bridge.ts);
+// - Readable/Writable/Duplex .toWeb/.fromWeb, Node's bridges between its streams and web
+//   streams; a toWeb also links the web side to its Node stream (links.ts), so that the end of
+//   one side names the call made on the other (a writer.close() that ends the Node stream a
+//   tick later, a cancel that destroys it);
 // - `require('node:stream/web')` (Module.prototype.require, a pass-through once patched);
 // - an ESM `import ... from 'node:stream/web'` touches none of these: the first HTTP request
 //   and the first turns of the event loop look at whether the app loaded them (Node 20 loads an
 //   ES module graph over several turns; Node 22+ evaluates it before the first).
-// Patching loads node:stream/web (≈ 0.6 ms: the adapters, compression and encoding streams too).
+// Patching loads node:stream/web (≈ 0.6 ms: the adapters, compression and encoding streams too)
+// and endguard's own web-streams modules: at startup only this file is loaded (each module
+// costs its load and compile, ≈ 0.2–0.4 ms; ≈ 4 ms for all of them).
 
 const GLOBALS = ['ReadableStream', 'WritableStream', 'TransformStream'] as const;
 
@@ -49,17 +49,18 @@ export function patchWebStreamsNow(): void {
   try {
     const api = require('node:stream/web') as typeof web;
     settleTriggers(api as unknown as Record<string, unknown>);
-    if (discoverInternals(api) === null) {
+    const internals = require('./internals') as typeof import('./internals');
+    if (internals.discoverInternals(api) === null) {
       warnOnce(
         'web-streams-shape',
         `endguard: Node ${process.version}'s web streams have an internal shape endguard does not know: late enqueue()/close() calls are reported without their end site, writers are not watched`,
       );
-      patchWithoutInternals(api);
+      (require('./degraded') as typeof import('./degraded')).patchWithoutInternals(api);
       return;
     }
-    patchReadable(api);
-    patchTransform(api);
-    patchWritableStreams(api);
+    (require('./readable') as typeof import('./readable')).patchReadable(api);
+    (require('./transform') as typeof import('./transform')).patchTransform(api);
+    (require('./writable') as typeof import('./writable')).patchWritableStreams(api);
   } catch (error) {
     warnInternal('web streams patch', error);
   }
@@ -91,6 +92,36 @@ function makeRequire(original: Function, hook: Hook): Function {
     firstUse();
     return exports;
   };
+}
+
+type Link = 'readable' | 'writable' | 'pair';
+let links: typeof import('./links') | undefined;
+
+function makeBridge(link: Link | null) {
+  return (original: Function, hook: Hook): Function =>
+    function bridge(this: unknown, node: unknown) {
+      if (idle(hook)) return original.apply(this, arguments);
+      firstUse();
+      const result = original.apply(this, arguments);
+      if (link !== null && patched) {
+        try {
+          links ??= require('./links') as typeof import('./links');
+          if (links.ready()) links[link](result, node);
+        } catch (error) {
+          failed(hook, error);
+        }
+      }
+      return result;
+    };
+}
+
+function patchBridges(): void {
+  wrapMethod(stream.Readable, 'toWeb', 'Readable', makeBridge('readable'));
+  wrapMethod(stream.Writable, 'toWeb', 'Writable', makeBridge('writable'));
+  wrapMethod(stream.Duplex, 'toWeb', 'Duplex', makeBridge('pair'));
+  wrapMethod(stream.Readable, 'fromWeb', 'Readable', makeBridge(null));
+  wrapMethod(stream.Writable, 'fromWeb', 'Writable', makeBridge(null));
+  wrapMethod(stream.Duplex, 'fromWeb', 'Duplex', makeBridge(null));
 }
 
 function onFirstRequest(): void {
@@ -144,7 +175,7 @@ function installTriggers(): void {
 }
 
 export function installWebStreams(): void {
-  patchBridges(firstUse);
+  patchBridges();
   if (loaded()) {
     patchWebStreamsNow();
     return;
@@ -162,6 +193,6 @@ export function uninstallWebStreams(): void {
   if (immediate !== null) clearImmediate(immediate);
   immediate = null;
   // the accessors left on globalThis only load the value once stopped (firstUse checks flags.enabled)
+  if (patched) (require('./internals') as typeof import('./internals')).forgetInternals();
   patched = false;
-  forgetInternals();
 }
