@@ -238,7 +238,7 @@ const cases: Case[] = [
     endMethod: 'error',
     cause: 'client-disconnect',
     end: null,
-    late: ['late-writer', 'writer.write'],
+    late: ['late-writer', '.write'],
     enforce: { out: [{ client: { status: 200, first: 'hello' } }, { late: 'accepted' }] },
     strict: { out: [{ client: { status: 200, first: 'hello' } }, { late: 'ERR_ENDGUARD_WRITE_AFTER_DESTROY' }] },
   },
