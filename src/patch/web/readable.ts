@@ -12,13 +12,13 @@ import { THROWING, lateWebCall, readableStateEnd, webKind, type WebLate } from '
 
 // Node reads a chunk through the intrinsic getters (primordials): so does endguard, so that a
 // subclass's own getter never runs twice.
-const getter = (proto: object, name: string) => Object.getOwnPropertyDescriptor(proto, name)!.get as (this: unknown) => any;
+const intrinsic = (proto: object, name: string) => Object.getOwnPropertyDescriptor(proto, name)!.get as (this: unknown) => any;
 const typedArrayProto = Object.getPrototypeOf(Uint8Array.prototype) as object;
-const viewBuffer = getter(typedArrayProto, 'buffer');
-const viewByteLength = getter(typedArrayProto, 'byteLength');
-const dataViewBuffer = getter(DataView.prototype, 'buffer');
-const dataViewByteLength = getter(DataView.prototype, 'byteLength');
-const bufferByteLength = getter(ArrayBuffer.prototype, 'byteLength');
+const viewBuffer = intrinsic(typedArrayProto, 'buffer');
+const viewByteLength = intrinsic(typedArrayProto, 'byteLength');
+const dataViewBuffer = intrinsic(DataView.prototype, 'buffer');
+const dataViewByteLength = intrinsic(DataView.prototype, 'byteLength');
+const bufferByteLength = intrinsic(ArrayBuffer.prototype, 'byteLength');
 
 /** Node's enqueue() validates the chunk first: only a chunk it would accept meets the "already closed" check (Node 20–26). */
 function acceptedByteChunk(chunk: unknown): boolean {
@@ -203,6 +203,7 @@ export function patchReadable(api: typeof web): void {
   }
   wrapMethod(api.ReadableStream.prototype, 'pipeTo', 'ReadableStream', makePipeTo);
   wrapMethod(api.ReadableStream.prototype, 'pipeThrough', 'ReadableStream', makePipeThrough);
-  const getter = Object.getOwnPropertyDescriptor(AbortController.prototype, 'signal')?.get;
-  if (typeof getter === 'function') wrapMethod(AbortController.prototype, 'abort', 'AbortController', makeAbort(getter));
+  // the intrinsic getter: a subclass's own `signal` getter never runs
+  const signalGetter = Object.getOwnPropertyDescriptor(AbortController.prototype, 'signal')?.get;
+  if (typeof signalGetter === 'function') wrapMethod(AbortController.prototype, 'abort', 'AbortController', makeAbort(signalGetter));
 }
