@@ -30,6 +30,27 @@ async function alternate(rounds, variants, runOne, log, label) {
   return out;
 }
 
+/** One row per variant: median ops/s, ratio to bare, per-round ratio range, spread. */
+function cycleRows(bench, res, variants) {
+  const bare = C.median(res.bare.map((r) => r.value));
+  return variants.map((v) => {
+    const values = res[v].map((r) => r.value);
+    const paired = values.map((x, i) => x / res.bare[i].value);
+    return {
+      bench,
+      variant: v,
+      value: C.median(values),
+      ratio: C.median(values) / bare,
+      pairedMin: C.min(paired),
+      pairedMax: C.max(paired),
+      min: C.min(values),
+      max: C.max(values),
+      spread: C.spreadPct(values),
+      runs: values.length,
+    };
+  });
+}
+
 /** Stream cycle (10 writes + end), ops/s, for Writable and PassThrough. */
 async function runCycle(opts, log) {
   const rows = [];
@@ -39,23 +60,28 @@ async function runCycle(opts, log) {
       const r = await child('cycle.js', v, [kind, opts.microMs]);
       return { value: r.opsPerSec };
     }, log, `cycle ${kind}`);
-    const bare = C.median(res.bare.map((r) => r.value));
-    for (const v of variants) {
-      const values = res[v].map((r) => r.value);
-      const paired = values.map((x, i) => x / res.bare[i].value);
-      rows.push({
-        bench: `${kind}: new + 10×write + end`,
-        variant: v,
-        value: C.median(values),
-        ratio: C.median(values) / bare,
-        pairedMin: C.min(paired),
-        pairedMax: C.max(paired),
-        min: C.min(values),
-        max: C.max(values),
-        spread: C.spreadPct(values),
-        runs: values.length,
-      });
-    }
+    rows.push(...cycleRows(`${kind}: new + 10×write + end`, res, variants));
+  }
+  return rows;
+}
+
+/**
+ * Web stream cycle (new ReadableStream + 10×enqueue + close) next to the Writable cycle, same
+ * variants and rounds: the web stream must cost at most the Writable's ratio under each policy.
+ */
+async function runWebCycle(opts, log) {
+  const variants = opts.cycleVariants;
+  const cases = [
+    { bench: 'web ReadableStream: new + 10×enqueue + close', file: 'webstream.js', args: [opts.microMs] },
+    { bench: 'writable: new + 10×write + end', file: 'cycle.js', args: ['writable', opts.microMs] },
+  ];
+  const rows = [];
+  for (const c of cases) {
+    const res = await alternate(opts.microRounds, variants, async (v) => {
+      const r = await child(c.file, v, c.args);
+      return { value: r.opsPerSec };
+    }, log, c.file);
+    rows.push(...cycleRows(c.bench, res, variants));
   }
   return rows;
 }
@@ -173,4 +199,4 @@ function formatMemory(rows) {
   );
 }
 
-module.exports = { runCycle, runReport, runMemory, formatCycle, formatReport, formatMemory };
+module.exports = { runCycle, runWebCycle, runReport, runMemory, formatCycle, formatReport, formatMemory };

@@ -1,19 +1,19 @@
 'use strict';
 // `npm run bench` (quick, ~2 min) or `npm run bench -- --full` (~15 min).
-// Sections (--only=a,b): http wrapper cycle report memory startup costs ablation.
+// Sections (--only=a,b): http wrapper cycle webstream report memory startup costs ablation.
 // Options: --name=value or BENCH_NAME=value; see README in docs/performance.md.
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const C = require('./lib/common');
 const { runHttp, summarize, formatHttp } = require('./http');
-const { runCycle, runReport, runMemory, formatCycle, formatReport, formatMemory } = require('./micro');
+const { runCycle, runWebCycle, runReport, runMemory, formatCycle, formatReport, formatMemory } = require('./micro');
 const { runStartup, formatStartup } = require('./startup');
 const { runCosts, formatCosts, runWrapperCost, formatWrapperCost } = require('./costs');
 const { runProduction, summarizeProduction, formatProduction } = require('./production');
 
 const opts = C.readOptions({
-  only: { quick: 'production,http,wrapper,cycle,report,memory,startup', full: 'production,http,wrapper,cycle,report,memory,startup,costs' },
+  only: { quick: 'production,http,wrapper,cycle,webstream,report,memory,startup', full: 'production,http,wrapper,cycle,webstream,report,memory,startup,costs' },
   rounds: { quick: 2, full: 8 },
   duration: { quick: 2, full: 4 },
   warmup: { quick: 1, full: 1.5 },
@@ -135,6 +135,11 @@ async function main() {
     log(`micro cycle: ${microOpts.microRounds} rounds, ${microOpts.microMs} ms per child`);
     result.cycle = await runCycle(microOpts, log);
     out.push('## Micro: stream cycle\n\n' + formatCycle(result.cycle));
+  }
+  if (sections.has('webstream')) {
+    log(`micro web stream cycle: ${microOpts.microRounds} rounds, ${microOpts.microMs} ms per child`);
+    result.webstream = await runWebCycle(microOpts, log);
+    out.push('## Micro: web stream cycle (next to the Writable cycle)\n\n' + formatCycle(result.webstream));
   }
   if (sections.has('report')) {
     log(`micro report: ${microOpts.microRounds} rounds × ${microOpts.reportIterations} late writes`);

@@ -6,6 +6,7 @@ import { koaPatch } from './koa';
 import { patchWritable } from './writable';
 import { patchPipe } from './pipe';
 import { unwrapAll } from './wrap';
+import { installWebStreams, uninstallWebStreams } from './web/load';
 
 /** Packages patched when the app loads them: one file of patch/ per family. */
 const PACKAGE_PATCHES: readonly PackagePatch[] = [fastifyPatch, koaPatch];
@@ -108,12 +109,14 @@ export function installPatches(): void {
   installPackagePatches(PACKAGE_PATCHES, () => {
     if (loaded('_http_outgoing')) httpPatch.run();
   });
+  installWebStreams();
 }
 
 export function uninstallPatches(): void {
   unsubscribeHttp();
   dc.unsubscribe(HTTP2_PROBE, onServerSocket);
   uninstallPackagePatches();
+  uninstallWebStreams();
   unwrapAll();
   httpPatch.reset();
   http2Patch.reset();

@@ -56,6 +56,7 @@ export function ensureRecord(stream: object): StreamRecord | undefined {
  * Records the first end or destroy of a stream, its site captured per the capture policy, and
  * publishes the `ended` fact. Returns the record, or undefined when nothing is kept (armed
  * policy, key not armed: Node's own flags still tell ended from destroyed at the late call).
+ * `depth` raises the frames kept for an end whose caller sits deep below the user's code.
  */
 export function recordEnd(
   hook: Hook,
@@ -63,6 +64,7 @@ export function recordEnd(
   first: typeof FIRST_END | typeof FIRST_DESTROY,
   method: string,
   above: Function,
+  depth = 0,
 ): StreamRecord | undefined {
   try {
     if (channels.ended.hasSubscribers) channels.ended.publish(stream);
@@ -78,7 +80,7 @@ export function recordEnd(
       existing.endCapture = existing.handoffCapture;
       return existing;
     }
-    const capture = captureSite(stream, flags.config.stackDepth, above);
+    const capture = captureSite(stream, Math.max(flags.config.stackDepth, depth), above);
     if (capture === null) return existing;
     const record = existing ?? ensureRecord(stream);
     if (record === undefined) return undefined;

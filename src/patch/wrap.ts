@@ -12,7 +12,7 @@ export interface Hook {
 
 interface Wrapped {
   target: object;
-  method: string;
+  method: string | symbol;
   wrapper: Function;
   /** An accessor's original descriptor (wrapSetter); absent for methods. */
   descriptor?: PropertyDescriptor;
@@ -35,21 +35,23 @@ export function idle(hook: Hook): boolean {
 /**
  * Wraps target[method] once (shimmer), keeping the original's name and length; only own
  * methods, never twice. `make` gets the original and the hook; it returns the wrapper.
+ * `method` may be a symbol (Node's web streams keep internal steps such as `[kCancel]` on
+ * their prototypes).
  */
 export function wrapMethod(
   target: object | undefined | null,
-  method: string,
+  method: string | symbol,
   label: string,
   make: (original: Function, hook: Hook) => Function,
 ): boolean {
   if (target === undefined || target === null) return false;
-  const current = (target as Record<string, unknown>)[method];
+  const current = (target as Record<string | symbol, unknown>)[method];
   if (typeof current !== 'function' || Object.prototype.hasOwnProperty.call(current, kWrapper)) return false;
   if (!Object.prototype.hasOwnProperty.call(target, method)) return false;
-  const hook: Hook = { name: `${label}.${method}`, disabled: false };
+  const hook: Hook = { name: `${label}.${typeof method === 'symbol' ? `[${method.description ?? ''}]` : method}`, disabled: false };
   let made: Function | undefined;
   try {
-    shimmer.wrap(target as Record<string, any>, method, (original: any) => {
+    shimmer.wrap(target as Record<string, any>, method as string, (original: any) => {
       made = make(original as Function, hook);
       // shimmer keeps neither; Node 20's Writable.prototype.write.name is ''
       Object.defineProperty(made, 'name', { value: (original as Function).name, configurable: true });
@@ -62,7 +64,7 @@ export function wrapMethod(
     warnInternal(`wrapping ${hook.name}`, error);
     return false;
   }
-  if (made === undefined || (target as Record<string, unknown>)[method] !== made) return false;
+  if (made === undefined || (target as Record<string | symbol, unknown>)[method] !== made) return false;
   wrapped.push({ target, method, wrapper: made });
   return true;
 }
@@ -99,7 +101,7 @@ export function unwrapAll(): void {
     if (hook !== undefined) hook.disabled = true;
     if (descriptor !== undefined) {
       if (Object.getOwnPropertyDescriptor(target, method)?.set === wrapper) Object.defineProperty(target, method, descriptor);
-    } else if ((target as Record<string, unknown>)[method] === wrapper) shimmer.unwrap(target as Record<string, any>, method);
+    } else if ((target as Record<string | symbol, unknown>)[method] === wrapper) shimmer.unwrap(target as Record<string | symbol, any>, method as string);
   }
   flags.active = null;
 }

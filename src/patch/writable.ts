@@ -1,5 +1,6 @@
 import { Duplex, Readable, Writable } from 'node:stream';
-import { FIRST_DESTROY, FIRST_END } from '../internal-types';
+import type { ViolationKind } from '../types';
+import { FIRST_DESTROY, FIRST_END, type StreamRecord } from '../internal-types';
 import { lateKind } from '../core/detect';
 import { END, WRITE, lateCall } from './late';
 import { recordClose, recordEnd, recordOf } from './record';
@@ -7,6 +8,12 @@ import { idle, wrapMethod, type Hook } from './wrap';
 
 type WritableState = { ending?: boolean; destroyed?: boolean };
 type AnyWritable = Writable & { _writableState?: WritableState };
+
+/** A stream whose record says the client went away (a Readable.toWeb body cancelled by its server adapter). */
+function disconnected(kind: ViolationKind, record: StreamRecord | undefined): { clientDisconnect: boolean; closedAt: number } {
+  const clientDisconnect = kind === 'write-after-destroy' && record?.clientDisconnect === true;
+  return { clientDisconnect, closedAt: clientDisconnect ? record!.endTime : 0 };
+}
 
 function hasChunk(chunk: unknown): boolean {
   return chunk !== undefined && chunk !== null && typeof chunk !== 'function';
@@ -17,7 +24,8 @@ function makeWrite(original: Function, hook: Hook): Function {
     const ws = this._writableState;
     if (ws === undefined || idle(hook) || !(ws.ending || ws.destroyed)) return original.apply(this, arguments);
     const record = recordOf(this);
-    const facts = { kind: lateKind(ws.ending === true, record), target: this, method: 'write', record };
+    const kind = lateKind(ws.ending === true, record);
+    const facts = { kind, target: this, method: 'write', record, ...disconnected(kind, record) };
     return lateCall(hook, facts, WRITE, this, original, arguments, write);
   };
 }
@@ -35,7 +43,7 @@ function makeEnd(original: Function, hook: Hook): Function {
     if (!withChunk && !ws.ending) return original.apply(this, arguments);
     const record = recordOf(this);
     const kind = withChunk ? lateKind(ws.ending === true, record) : 'double-end';
-    return lateCall(hook, { kind, target: this, method: 'end', record }, END, this, original, arguments, end);
+    return lateCall(hook, { kind, target: this, method: 'end', record, ...disconnected(kind, record) }, END, this, original, arguments, end);
   };
 }
 
