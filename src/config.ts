@@ -5,8 +5,11 @@ const MODES: readonly Mode[] = ['observe', 'enforce', 'strict', 'off'];
 const LOGS: readonly LogFormat[] = ['pretty', 'json', 'off'];
 const CAPTURES: readonly CapturePolicy[] = ['always', 'budget', 'armed'];
 
-/** ms of CPU per second the budget policy's captures may cost. */
-export const DEFAULT_CAPTURE_BUDGET = 6;
+/**
+ * ms of CPU per second the budget policy's captures may cost while the process is mostly idle:
+ * 1 % of a core. It shrinks as the process nears a full core (core/capture-budget.ts).
+ */
+export const DEFAULT_CAPTURE_BUDGET = 10;
 
 /**
  * Set by the `endguard` CLI for the processes it runs: the absolute directory where each
@@ -84,8 +87,6 @@ function defaults(env: NodeJS.ProcessEnv): Config {
     mode: 'observe',
     log: 'pretty',
     capture: env.NODE_ENV === 'production' ? 'budget' : 'always',
-    // 1 % of a core for the whole agent at saturation: the wrappers' own ~0.1–0.2 µs per
-    // response and the clock reads take the rest (docs/performance.md)
     captureBudget: DEFAULT_CAPTURE_BUDGET,
     // each captured frame costs ~0.5–0.7 µs inside a server: 6 reaches the user's frame below
     // Express's res.json → res.send → res.end and keeps the per-response capture short

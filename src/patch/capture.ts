@@ -24,11 +24,29 @@ function nowMs(): number {
   return Number(process.hrtime.bigint()) / 1e6;
 }
 
+/** How often the process's CPU use is read for the budget's refill (one getrusage call). */
+const LOAD_SAMPLE_MS = 250;
+let loadSampledAt = 0;
+let cpuAtSample = 0;
+
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+function sampleLoad(now: number): void {
+  const cpu = cpuMicros();
+  if (loadSampledAt > 0) budget.setLoad((cpu - cpuAtSample) / ((now - loadSampledAt) * 1000));
+  loadSampledAt = now;
+  cpuAtSample = cpu;
+}
+
 export function configureCapture(config: Pick<Config, 'capture' | 'captureBudget'>): void {
   policy = config.capture === 'always' ? ALWAYS : config.capture === 'armed' ? ARMED : BUDGET;
   armed.clear();
   anyArmed = false;
   budget = new CaptureBudget(config.captureBudget * 1000, nowMs());
+  loadSampledAt = 0;
 }
 
 function isArmed(stream: object): boolean {
@@ -43,6 +61,7 @@ export function captureSite(stream: object, depth: number, above: Function): Cap
   if (policy === ALWAYS) return captureStack(depth, above);
   if (policy === ARMED) return isArmed(stream) ? captureStack(depth, above) : null;
   const start = nowMs();
+  if (start - loadSampledAt >= LOAD_SAMPLE_MS) sampleLoad(start);
   // the key lookup (it builds a string) only when the bucket is empty
   if (!budget.allows(start) && !(anyArmed && isArmed(stream) && budget.allowsDebt())) {
     budget.refuse(start);

@@ -5,7 +5,7 @@ import { Throttle, dedupeKey } from '../../src/core/throttle';
 import { callExpressionAt } from '../../src/build/source';
 import { ArmedKeys, armKeyOf } from '../../src/core/arming';
 import { modeAction, reportableDoubleEnd } from '../../src/core/verdict';
-import { CaptureBudget } from '../../src/core/capture-budget';
+import { CaptureBudget, refillShare } from '../../src/core/capture-budget';
 import type { Frame, Vocabulary } from '../../src/internal-types';
 
 function frame(file: string, line: number, fnLine: number, kind: Frame['kind'] = 'user', fn: string | null = null): Frame {
@@ -124,14 +124,14 @@ describe('classify: frameworks', () => {
 
 describe('config', () => {
   it('defaults, NODE_ENV=production → budget', () => {
-    expect(readConfig({}).config).toMatchObject({ mode: 'observe', log: 'pretty', capture: 'always', captureBudget: 6, stackDepth: 6 });
+    expect(readConfig({}).config).toMatchObject({ mode: 'observe', log: 'pretty', capture: 'always', captureBudget: 10, stackDepth: 6 });
     expect(readConfig({ NODE_ENV: 'production' }).config.capture).toBe('budget');
   });
   it('the capture budget takes decimals within bounds', () => {
     expect(readConfig({ ENDGUARD_CAPTURE_BUDGET: '0.5' }).config.captureBudget).toBe(0.5);
     const bad = readConfig({ ENDGUARD_CAPTURE_BUDGET: '0.01' });
-    expect(bad.config.captureBudget).toBe(6);
-    expect(bad.warnings).toEqual(['endguard: ignoring ENDGUARD_CAPTURE_BUDGET="0.01": allowed values are numbers 0.1..1000; using 6']);
+    expect(bad.config.captureBudget).toBe(10);
+    expect(bad.warnings).toEqual(['endguard: ignoring ENDGUARD_CAPTURE_BUDGET="0.01": allowed values are numbers 0.1..1000; using 10']);
   });
   it('one warning per bad variable, naming it and the allowed values; bounded and escaped', () => {
     const { config, warnings } = readConfig({ ENDGUARD_MODE: 'x'.repeat(100_000), ENDGUARD_LOG: 'ünïcode', ENDGUARD_STACK_DEPTH: '-1', ENDGUARD_TYPO: '1' });
@@ -193,6 +193,14 @@ describe('capture budget (controllable clock)', () => {
     expect(b.allows(5000)).toBe(true); // refilled, but never past one second's worth
     for (let i = 0; i < 4; i++) b.charge(5);
     expect(b.allows(5000)).toBe(false);
+  });
+  it('the refill shrinks as the process nears a full core, never below a tenth', () => {
+    expect([0, 0.5, 0.75, 1, 1.4].map(refillShare)).toEqual([1, 1, 0.5, 0.1, 0.1]);
+    const b = new CaptureBudget(20, 0);
+    for (let i = 0; i < 5; i++) b.charge(5); // −5 µs
+    b.setLoad(0.75); // half the refill: the 5 µs take 500 ms instead of 250
+    expect(b.allows(300)).toBe(false);
+    expect(b.allows(510)).toBe(true);
   });
   it('an outlier (a preemption, a GC) is charged as twice the typical capture at most', () => {
     const b = new CaptureBudget(11, 0);
