@@ -9,6 +9,7 @@ import { REPORTS_PER_SECOND, Throttle, dedupeKey } from '../core/throttle';
 import { channels } from '../channels';
 import { asReporter, flags } from '../flags';
 import { armFor } from './capture';
+import { streamImplementations } from './implementations';
 import { ensureRecord } from './record';
 import { failed, type Hook } from './wrap';
 
@@ -130,7 +131,10 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
         lateAsyncId: executionAsyncId(),
         record: facts.record,
         clientDisconnect: facts.clientDisconnect === true,
+        peerEnded: facts.peerEnded === true,
         closedAt: facts.closedAt ?? 0,
+        closeCode: facts.closeCode ?? null,
+        implementations: streamImplementations,
         mode,
         capture: flags.config.capture,
       },
