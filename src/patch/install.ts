@@ -4,9 +4,15 @@ import { installPackagePatches, uninstallPackagePatches, type PackagePatch } fro
 import { patchWritable } from './writable';
 import { patchPipe } from './pipe';
 import { unwrapAll } from './wrap';
+import { readableStreamPatches } from './readable-stream';
+import { minipassPatch } from './minipass';
+import { wsPatches } from './ws';
+import { compressionPatch } from './compression';
 
 /** Packages patched when the app loads them: one file of patch/ per family. */
-const PACKAGE_PATCHES: readonly PackagePatch[] = [];
+const PACKAGE_PATCHES: readonly PackagePatch[] = [
+  ...readableStreamPatches, minipassPatch, ...wsPatches, compressionPatch,
+];
 
 // http and http2 are not loaded at startup, and endguard must not load them for the app.
 // - A server: Node publishes http.server.request.start before the first handler runs (CJS and
