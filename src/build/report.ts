@@ -180,6 +180,8 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
 }
 
 function endSiteNote(call: LateCall, endCapture: Capture | null, clientDisconnect: boolean): string {
+  // 1006 (RFC 6455): the connection closed with no close frame
+  if (clientDisconnect && call.closeCode === 1006) return 'no code ended this stream: the connection dropped without a close frame (close code 1006)';
   if (clientDisconnect && call.closeCode !== null) return `no code ended this stream: the peer closed the connection (close code ${call.closeCode})`;
   if (clientDisconnect && call.peerEnded) return 'no code ended this stream: the peer ended the connection (FIN), then Node ended this side';
   if (clientDisconnect) return 'no code ended this stream: the client closed the connection';

@@ -1,5 +1,5 @@
 import type { ViolationKind } from '../types';
-import { FIRST_DESTROY, FIRST_END, type LateFacts } from '../internal-types';
+import { FIRST_DESTROY, FIRST_END, type LateFacts, type Vocabulary } from '../internal-types';
 import { lateKind } from '../core/detect';
 import { callbackLater, endCallback, lateCall, type LateShape } from './late';
 import { recordClose, recordEnd, recordOf } from './record';
@@ -36,6 +36,21 @@ export interface Family {
   endWrites: boolean;
   /** The library drops a write to this stream silently (minipass after an abort): enforce leaves it to the library. */
   dropsSilently?(stream: object): boolean;
+  /** Hints in the library's terms, where its guards differ from node:stream's (no writableEnded before readable-stream 4). */
+  vocabulary?: Vocabulary;
+}
+
+/** The hints of a library whose guard for "ended" is `stream.writable` (false once end() ran). */
+export function writableGuardVocabulary(): Vocabulary {
+  return {
+    receiver: 'stream',
+    response: false,
+    hints: {
+      'double-end': (c) => `end() is called twice: keep one ${c.endCall.replace('(...)', '()')} (guard with ${c.target}.writable)`,
+      'late-callback': (c) =>
+        `a callback wrote after ${c.endCall}: check ${c.target}.writable before ${c.lateCall}, or cancel the pending work when the stream ends`,
+    },
+  };
 }
 
 export interface Shapes {
@@ -74,7 +89,7 @@ function hasChunk(chunk: unknown): boolean {
 
 function facts(family: Family, stream: object, kind: ViolationKind, method: string): LateFacts {
   const error = kind === 'headers-after-sent' ? null : family.errors[kind];
-  return { kind, target: stream, method, record: recordOf(stream), code: error?.code ?? null, message: error?.message };
+  return { kind, target: stream, method, record: recordOf(stream), code: error?.code ?? null, message: error?.message, vocabulary: family.vocabulary };
 }
 
 /** The stream whose late end() is running the library's own end(): its inner this.write(chunk) is that same call. */

@@ -1,6 +1,6 @@
 import type { ViolationKind } from '../types';
 import { addStreamImplementation } from './implementations';
-import { makeForeignDestroy, makeForeignEnd, makeForeignWrite, shapesOf, type Family } from './foreign-writable';
+import { makeForeignDestroy, makeForeignEnd, makeForeignWrite, shapesOf, writableGuardVocabulary, type Family } from './foreign-writable';
 import type { PackagePatch } from './modules';
 import { makePipe } from './pipe';
 import { wrapMethod } from './wrap';
@@ -42,6 +42,7 @@ function familyOf({ eof, destroyed, aborted }: Symbols): Family {
     drops: DROPS,
     endReturnsThis: true,
     endWrites: true,
+    vocabulary: writableGuardVocabulary(),
   };
 }
 

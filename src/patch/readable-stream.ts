@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import type { ViolationKind } from '../types';
 import { addStreamImplementation } from './implementations';
 import { NODE_DROPS } from './late';
-import { makeForeignDestroy, makeForeignEnd, makeForeignWrite, shapesOf, type Family } from './foreign-writable';
+import { makeForeignDestroy, makeForeignEnd, makeForeignWrite, shapesOf, writableGuardVocabulary, type Family } from './foreign-writable';
 import type { PackagePatch } from './modules';
 import { makePipe, makePipeline } from './pipe';
 import { wrapMethod } from './wrap';
@@ -20,8 +20,9 @@ import { wrapMethod } from './wrap';
 //   'error' event unless autoDestroy (off by default); end(chunk) calls this.write(chunk); a
 //   second end() is ignored silently; Writable and Readable share one destroy function.
 // - 2.x: write() refuses only once `ended` (set after end()'s synchronous 'finish' work) with
-//   a plain Error('write after end'), no code; a write after destroy() reaches _write with no
-//   error at all; end() returns undefined.
+//   a plain Error('write after end') 'error' event, no code; destroy() ends the stream too
+//   (Writable#_destroy and Duplex#_destroy call this.end()), so a later write is refused the
+//   same way; end() returns undefined; a second end() is ignored.
 
 type WritableState = { ending?: boolean; ended?: boolean; destroyed?: boolean };
 type WithState = { _writableState?: WritableState };
@@ -63,16 +64,19 @@ const FAMILIES: Record<2 | 3 | 4, Family> = {
     drops: new Set<ViolationKind>(['write-after-end', 'write-after-destroy']),
     endReturnsThis: true,
     endWrites: true,
+    vocabulary: writableGuardVocabulary(),
   }),
   2: stateFamily('ended', {
     errors: {
       'write-after-end': { code: null, message: 'write after end' },
-      'write-after-destroy': { code: null, message: DESTROYED },
+      // its destroy() ends the stream (Writable#_destroy calls this.end()): the same refusal
+      'write-after-destroy': { code: null, message: 'write after end' },
       'double-end': { code: null, message: FINISHED },
     },
-    drops: new Set<ViolationKind>(['write-after-end']),
+    drops: new Set<ViolationKind>(['write-after-end', 'write-after-destroy']),
     endReturnsThis: false,
     endWrites: true,
+    vocabulary: writableGuardVocabulary(),
   }),
 };
 

@@ -1,4 +1,5 @@
 import type { ViolationKind } from '../types';
+import type { Vocabulary } from '../internal-types';
 import { lateKind } from '../core/detect';
 import { NODE_DROPS, lateCall, type LateShape } from './late';
 import { recordOf } from './record';
@@ -31,6 +32,15 @@ const FIN_WRITE: LateShape = {
 
 type Socket = { write?: unknown; writableEnded?: boolean };
 
+const SOCKET: Vocabulary = {
+  receiver: 'socket',
+  response: false,
+  hints: {
+    'client-disconnect': (c) =>
+      `the peer ended the connection (FIN) before ${c.lateCall}: stop writing on ${c.target}.on('end', ...), or check ${c.target}.writable before writing`,
+  },
+};
+
 /** This destroy(error) is writeAfterFIN refusing a write: `socket.write` is that function. */
 export function isWriteAfterFIN(socket: object, error: object): Function | null {
   const e = error as { code?: unknown; message?: unknown };
@@ -53,6 +63,7 @@ export function lateWriteAfterFIN(hook: Hook, socket: object, destroy: Function,
     record,
     code: 'EPIPE',
     message: MESSAGE,
+    vocabulary: SOCKET,
     peerEnded: true,
     closedAt: record?.endTime ?? 0,
   };
