@@ -28,8 +28,8 @@ export interface LateCall {
   /** The close code the peer sent (WebSocket), when known. */
   closeCode: number | null;
   /**
-   * Root directories of stream implementations outside node:stream (each loaded copy of
-   * readable-stream, minipass): their frames are stream internals, like Node's own.
+   * Code directories of stream implementations outside node:stream (each loaded copy of
+   * readable-stream's lib/, minipass's dist/): their frames are stream internals, like Node's own.
    */
   implementations: readonly string[];
   mode: Mode;

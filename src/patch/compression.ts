@@ -1,8 +1,10 @@
 import { FIRST_END, type Vocabulary } from '../internal-types';
 import type { ViolationKind } from '../types';
-import { lateCall, type LateShape } from './late';
+import { asReporter } from '../flags';
+import { END, WRITE, lateCall, type LateShape } from './late';
 import type { PackagePatch } from './modules';
 import { recordEnd, recordOf } from './record';
+import { responseFacts } from './response';
 import { failed, idle, wrapMethod, type Hook } from './wrap';
 
 // The `compression` middleware (1.x) replaces res.write and res.end ON THE INSTANCE, per
@@ -15,7 +17,7 @@ import { failed, idle, wrapMethod, type Hook } from './wrap';
 // endguard wraps the factory (the module's export), the middleware it returns, and then those
 // two instance methods: a late call while compression swallows it is reported here.
 
-type Res = { write: Function; end: Function };
+type Res = { write: Function; end: Function; destroyed?: boolean; finished?: boolean };
 
 const SWALLOWED_MESSAGE = 'write after end (dropped by compression)';
 
@@ -40,15 +42,36 @@ function watch(hook: Hook, res: Res): void {
     return lateCall(hook, facts, SWALLOWED, self, original, args, above);
   }
 
+  /**
+   * The client went away: compression's 'close' listener destroyed its zlib stream, so the
+   * write would be reported on that Gzip, with compression's destroy() as end site. It is the
+   * response's: reported here, and the call runs with endguard's wrappers passing through.
+   */
+  function afterDisconnect(self: Res, method: 'write' | 'end', args: IArguments, original: Function, above: Function): unknown {
+    const facts = responseFacts(self, self.finished === true, true, method, false);
+    const quiet = function (this: Res) {
+      const callArgs = arguments;
+      return asReporter(() => original.apply(this, callArgs));
+    };
+    return lateCall(hook, facts, method === 'write' ? WRITE : END, self, quiet, args, above);
+  }
+
   const watchedWrite = function write(this: Res, _chunk: unknown, _encoding: unknown): unknown {
-    if (!swallowing || idle(hook)) return compressionWrite.apply(this, arguments);
-    return late(this, 'write', arguments, compressionWrite, watchedWrite);
+    if (idle(hook)) return compressionWrite.apply(this, arguments);
+    if (swallowing) return late(this, 'write', arguments, compressionWrite, watchedWrite);
+    if (this.destroyed === true) return afterDisconnect(this, 'write', arguments, compressionWrite, watchedWrite);
+    return compressionWrite.apply(this, arguments);
   };
-  const watchedEnd = function end(this: Res, _chunk: unknown, _encoding: unknown): unknown {
+  const watchedEnd = function end(this: Res, chunk: unknown, _encoding: unknown): unknown {
     if (idle(hook)) return compressionEnd.apply(this, arguments);
     if (swallowing) return late(this, 'end', arguments, compressionEnd, watchedEnd);
-    recordEnd(hook, this, FIRST_END, 'end', watchedEnd);
-    const result: unknown = compressionEnd.apply(this, arguments);
+    let result: unknown;
+    if (this.destroyed === true && Boolean(chunk) && typeof chunk !== 'function') {
+      result = afterDisconnect(this, 'end', arguments, compressionEnd, watchedEnd);
+    } else {
+      recordEnd(hook, this, FIRST_END, 'end', watchedEnd);
+      result = compressionEnd.apply(this, arguments);
+    }
     // compressing, compression returns the zlib stream's end(); otherwise Node's res.end()
     // (the response), or false when it had already ended
     if (result !== this && result !== false) swallowing = true;

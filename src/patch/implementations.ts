@@ -1,8 +1,8 @@
 import * as path from 'node:path';
 
 /**
- * Root directories (with a trailing separator) of the stream implementations loaded outside
- * node:stream: each copy of readable-stream and minipass the app loads. A call made from their
+ * Code directories (with a trailing separator) of the stream implementations loaded outside
+ * node:stream: each copy of readable-stream (its lib/) and minipass (its dist/) the app loads. A call made from their
  * frames was made by the library itself (its pipe(), pipeline, autoDestroy), like a call from
  * Node's own stream internals: the site is the user's `.pipe(...)`, never the library's line.
  */

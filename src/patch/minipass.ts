@@ -1,3 +1,4 @@
+import * as path from 'node:path';
 import type { ViolationKind } from '../types';
 import { addStreamImplementation } from './implementations';
 import { makeForeignDestroy, makeForeignEnd, makeForeignWrite, shapesOf, writableGuardVocabulary, type Family } from './foreign-writable';
@@ -52,7 +53,7 @@ function patchExports(_file: string, exports: unknown, basedir: string): undefin
   if (typeof Minipass !== 'function' || typeof Minipass.prototype !== 'object') return undefined;
   const symbols = symbolsOf(Minipass);
   if (symbols === null) return undefined;
-  addStreamImplementation(basedir);
+  addStreamImplementation(path.join(basedir, 'dist'));
   const family = familyOf(symbols);
   const shapes = shapesOf(family);
   const proto = Minipass.prototype;

@@ -133,7 +133,7 @@ function patchFile(file: string, exports: unknown, basedir: string): unknown {
   if (major === null) return undefined;
   const role = (major === 4 ? V4_FILES : V2_V3_FILES)[file];
   if (role === undefined) return undefined;
-  addStreamImplementation(basedir);
+  addStreamImplementation(path.join(basedir, 'lib'));
   const family = FAMILIES[major];
   const label = `readable-stream@${major}`;
   const ctor = exports as Ctor;

@@ -32,7 +32,7 @@ function closedAtOf(res: { socket?: object | null }): number {
 }
 
 /** Facts for a late call on a response; `ended` is Node's own flag at the time of the call. */
-function responseFacts(res: object, ended: boolean, destroyed: boolean, method: string, headers: boolean): LateFacts {
+export function responseFacts(res: object, ended: boolean, destroyed: boolean, method: string, headers: boolean): LateFacts {
   let record = recordOf(res);
   if (destroyed && (record === undefined || record.first === FIRST_NONE) && !ended) record = markDisconnected(res, closedAtOf(res));
   const kind = headers ? 'headers-after-sent' : lateKind(ended, record);

@@ -72,6 +72,21 @@ describe('compression: res.write/res.end replaced on the instance', () => {
     expect(run.reports[0]).toMatchObject({ kind: 'write-after-end', code: 'ERR_STREAM_WRITE_AFTER_END', endSite, lateSite });
   });
 
+  it('compressing, the client went away: a client-disconnect on the response (not on compression\'s zlib stream)', async () => {
+    const [bare, run] = await Promise.all([runFixture(file, 'none', { args: ['disconnect'] }), runFixture(file, 'require', { args: ['disconnect'] })]);
+    expect(bare.out).toEqual([{ client: { status: 200, encoding: 'gzip' }, lateReturned: false }]);
+    expect(run.out).toEqual(bare.out);
+    expect(run.reports).toHaveLength(1);
+    expect(run.reports[0]).toMatchObject({
+      kind: 'write-after-destroy',
+      type: 'ServerResponse',
+      code: 'ERR_STREAM_DESTROYED',
+      endSite: null,
+      lateSite: markedSite(file, 'late-feed', 'res.write'),
+      cause: 'client-disconnect',
+    });
+  });
+
   it('enforce returns false as compression does; strict throws at the late res.write()', async () => {
     const enforce = await runFixture(file, 'require', { args: ['gzip'], env: { ENDGUARD_MODE: 'enforce' } });
     expect(enforce.out).toEqual([{ client: { status: 200, encoding: 'gzip', body: 'rows: 1,2,3' }, lateReturned: false }]);
