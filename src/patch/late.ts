@@ -106,7 +106,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
   const { kind } = facts;
   const mode = flags.config.mode;
   const action = modeAction(mode, kind, shape.drops);
-  if (!throttle.admit()) {
+  if (!throttle.admit(Date.now(), kind === 'double-end')) {
     publish({ report: null, target: facts.target, print: 0 });
     if (action !== THROW) return { action, error: null };
     const note = 'report budget exceeded, end site not resolved';
