@@ -1,3 +1,4 @@
+import * as dc from 'node:diagnostics_channel';
 import * as nodeModule from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { warnInternal } from '../stderr';
@@ -9,6 +10,11 @@ import { warnInternal } from '../stderr';
 // bindings to endguard. Every line and column of the package stays where it was; every other
 // module passes through the hook untouched. Node 20 has no registerHooks: there the ESM build
 // is not observed (its CJS build, `require('minipass')`, is).
+// A registered hook puts every later module load, CJS too, through Node's hook chain (measured
+// here: ~40 µs per module, Node 24). So the hook is registered only once the app uses the ESM
+// loader: the first `tracing:module.import:start` (published since Node 22.3 for the ESM
+// entry point and each dynamic import(), before it resolves). A CommonJS app that never
+// imports pays nothing; an ESM graph loaded through require(esm) is not seen.
 
 /** One ESM file to observe: `/node_modules/<name>/<file>` in a module URL. */
 export interface EsmTarget {
@@ -24,8 +30,10 @@ type RegisterHooks = (hooks: { load: (url: string, context: unknown, next: NextL
 
 /** The appended statement calls this global (non-enumerable; removed by uninstallEsmHooks). */
 const BRIDGE = Symbol.for('endguard.esm');
+const FIRST_IMPORT = 'tracing:module.import:start';
 
 let registration: { deregister(): void } | null = null;
+let onFirstImport: (() => void) | null = null;
 
 function identifier(name: string): boolean {
   return /^[A-Za-z_$][\w$]*$/.test(name);
@@ -60,10 +68,10 @@ function match(url: string, targets: readonly EsmTarget[]): { target: EsmTarget;
   return null;
 }
 
-/** Observes the targets' ESM builds where Node can (module.registerHooks); a no-op elsewhere. */
+/** Observes the targets' ESM builds where Node can (module.registerHooks), from the app's first import; a no-op elsewhere. */
 export function installEsmHooks(targets: readonly EsmTarget[], loaded: Loaded): boolean {
   const register = (nodeModule as unknown as { registerHooks?: RegisterHooks }).registerHooks;
-  if (registration !== null || targets.length === 0 || typeof register !== 'function') return false;
+  if (registration !== null || onFirstImport !== null || targets.length === 0 || typeof register !== 'function') return false;
   Object.defineProperty(globalThis, BRIDGE, {
     configurable: true,
     enumerable: false,
@@ -77,26 +85,40 @@ export function installEsmHooks(targets: readonly EsmTarget[], loaded: Loaded): 
       }
     },
   });
-  registration = register({
-    load(url, context, next) {
-      const result = next(url, context);
-      try {
-        if (result.format !== 'module') return result;
-        const found = match(url, targets);
-        if (found === null) return result;
-        const text = sourceText(result.source);
-        if (text === null) return result;
-        return { ...result, source: text + epilogue(found.target) };
-      } catch (error) {
-        warnInternal('the ESM module hook', error);
-        return result;
-      }
-    },
-  });
+  const first = () => {
+    if (onFirstImport !== first) return;
+    // unsubscribed on the next tick, never inside the publish
+    process.nextTick(() => dc.unsubscribe(FIRST_IMPORT, first));
+    onFirstImport = null;
+    try {
+      registration = register({ load: (url, context, next) => loadHook(url, context, next, targets) });
+    } catch (error) {
+      warnInternal('the ESM module hook', error);
+    }
+  };
+  onFirstImport = first;
+  dc.subscribe(FIRST_IMPORT, first);
   return true;
 }
 
+function loadHook(url: string, context: unknown, next: NextLoad, targets: readonly EsmTarget[]): LoadResult {
+  const result = next(url, context);
+  try {
+    if (result.format !== 'module') return result;
+    const found = match(url, targets);
+    if (found === null) return result;
+    const text = sourceText(result.source);
+    if (text === null) return result;
+    return { ...result, source: text + epilogue(found.target) };
+  } catch (error) {
+    warnInternal('the ESM module hook', error);
+    return result;
+  }
+}
+
 export function uninstallEsmHooks(): void {
+  if (onFirstImport !== null) dc.unsubscribe(FIRST_IMPORT, onFirstImport);
+  onFirstImport = null;
   try {
     registration?.deregister();
   } catch {
