@@ -77,6 +77,20 @@ const RUNS: { fixture: string; preload: Preload }[] = [
   { fixture: `${DIR}/rs-late.mjs`, preload: 'import' },
 ];
 
+describe('each patch arms when the app loads its package', () => {
+  // endguard's own dependencies: shimmer, and require-in-the-middle with what it loads
+  const AGENT = ['debug', 'has-flag', 'module-details-from-path', 'ms', 'require-in-the-middle', 'shimmer', 'supports-color'];
+  for (const preload of ['require', 'import'] as const) {
+    it(`--${preload}: an app that uses none of them loads none of them; ws is wrapped once the app requires it`, async () => {
+      const [bare, run] = await Promise.all([runFixture(`${DIR}/nothing-loaded.js`, 'none'), runFixture(`${DIR}/nothing-loaded.js`, preload)]);
+      expect(bare.out).toEqual([{ before: [], wrapped: [] }]);
+      const { before, wrapped } = run.out[0]!;
+      expect(before.filter((p: string) => !AGENT.includes(p))).toEqual([]);
+      expect(wrapped).toEqual(['Symbol(endguard.wrapper)']);
+    });
+  }
+});
+
 describe('readable-stream 4, 3, 2: late calls on the package\'s own Writable', () => {
   for (const lib of LIBRARIES) {
     for (const { fixture, preload } of RUNS) {
