@@ -235,8 +235,8 @@ describe('winston 3 (winston#2219): logger.end(), then a late logger.info()', ()
     [`${DIR}/winston-late.js`, 'require'],
     [`${DIR}/winston-late.mjs`, 'import'],
   ] as const) {
-    const endSite = markedSite(fixture, 'end', 'logger.end');
-    const lateSite = markedSite(fixture, 'late', 'logger.info');
+    const endSite = markedSite(`${DIR}/scenarios/winston-late.js`, 'end', 'logger.end');
+    const lateSite = markedSite(`${DIR}/scenarios/winston-late.js`, 'late', 'logger.info');
     const report = { kind: 'write-after-end', type: 'DerivedLogger', code: 'ERR_STREAM_WRITE_AFTER_END', method: 'write', endMethod: 'end', endSite, lateSite };
 
     it(`${fixture} --${preload} observe: the user's logger.end() and logger.info(), not winston's internals; the same throw`, async () => {
