@@ -3,24 +3,27 @@
 // (NODE_OPTIONS="--require <root>/register.cjs", observe mode, ENDGUARD_LOG=json) — and
 // compares the outcome of every test.
 //
-//   node scripts/peer-suite.mjs <express|http-proxy-middleware|fastify|koa> [--src <dir>]
-//        [--git-dir <dir>] [--ref <git ref>] [--scratch <dir>] [--skip-install] [--node <node binary>]
+//   node scripts/peer-suite.mjs <suite> [--src <dir>] [--git-dir <dir>] [--ref <git ref>]
+//        [--scratch <dir>] [--skip-install] [--node <node binary>]
+//   suites: express, http-proxy-middleware; fastify (5.x), koa; readable-stream (4.x),
+//           readable-stream3, readable-stream2, ws (8.x), ws7, winston
 //
 // Source: the suites are public on GitHub, not on npm. Give either an already extracted source
 // tree (--src) or a bare git directory (--git-dir, e.g. a mirror under /work/.mirror/; the
-// suite's ref, else HEAD, is extracted with `git archive`). Default: $PEER_SRC / $PEER_GIT_DIR,
-// then /work/.mirror/<owner>+<name>/repo. The code is extracted into a scratch directory OUTSIDE
+// suite's `ref` (a tag or branch matching the installed major) or --ref, else HEAD, is
+// extracted with `git archive`). Default: $PEER_SRC / $PEER_GIT_DIR, then
+// /work/.mirror/<owner>+<name>/repo. The code is extracted into a scratch directory OUTSIDE
 // this repository (default /work/scratch/peer/<suite>, or $PEER_SCRATCH) and never committed.
-// Frameworks that endguard patches when the app loads them (Fastify, Koa) are extracted to
-// <scratch>/node_modules/<name>, where an app would have them: require-in-the-middle matches
-// packages by their place under node_modules, so the suite runs against the patched framework.
+// A package endguard patches when the app loads it (Fastify, Koa, readable-stream, ws) is
+// extracted into <scratch>/node_modules/<name> and run from there: its own tests load it by
+// relative path, and require-in-the-middle recognises a package only by its node_modules/<name>/ path.
 //
 // Output: one line per test whose outcome differs, the endguard report counts, and a last line
 //   parity: N passed, M failed
 // where N = tests with the identical outcome (passed/failed/skipped) in both runs and
 // M = tests whose outcome differs or that exist in only one run. M must be 0.
 // Exit code: 0 when M = 0, 1 otherwise, 2 on a setup error.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,6 +97,59 @@ SUITES.koa = {
   build: 'build',
   drop: ['c8', 'standard', 'snazzy'],
 };
+
+// readable-stream's suites are Node core's stream tests, one script per file: `tap` runs each
+// file as a child process and a file passes when it exits 0; here each file is one test, run the
+// same way (`node <tap's node-arg> <file>`), two at a time.
+// Their test/common fails every file on exit for globals Node added since (fetch, crypto,
+// navigator, Node 26's sessionStorage, ...): both runs preload this shim, which only makes
+// those non-enumerable (it reads no getter).
+const KNOWN_GLOBALS_SHIM = `for (const name of ['queueMicrotask', 'structuredClone', 'atob', 'btoa', 'performance', 'fetch', 'crypto', 'navigator', 'WebSocket', 'CustomEvent', 'EventSource', 'sessionStorage', 'localStorage', 'Navigator', 'CloseEvent', 'Storage']) {
+  const d = Object.getOwnPropertyDescriptor(globalThis, name);
+  if (d && d.enumerable && d.configurable) Object.defineProperty(globalThis, name, { ...d, enumerable: false });
+}
+`;
+const readableStream = (ref, nodeArgs, keep) => ({
+  repo: 'nodejs/readable-stream',
+  ref,
+  nest: 'readable-stream',
+  files: { dirs: ['test/parallel', 'test/ours'], nodeArgs },
+  keep,
+  shim: KNOWN_GLOBALS_SHIM,
+});
+Object.assign(SUITES, {
+  'readable-stream': readableStream('v4.7.0', ['--expose-internals', '--no-warnings'], ['tap', '@sinonjs/fake-timers']),
+  'readable-stream3': readableStream('v3.6.2', [], ['tap', 'assert', '@babel/polyfill', 'util-promisify', 'lolex', 'events.once', 'deep-strict-equal', 'bl', 'pump', 'tape']),
+  'readable-stream2': readableStream('v2.3.8', [], ['assert', 'babel-polyfill', 'lolex', 'tap', 'tape']),
+  ws: {
+    repo: 'websockets/ws',
+    nest: 'ws',
+    // its `npm test` without nyc; mocha 8 writes the JSON report to stdout. --exit: a failing
+    // test here (an HTTP 431 where ws expects 400, Node 24's header limits) leaves a handle open
+    command: () => ['node_modules/.bin/mocha', '--throw-deprecation', '--exit', '--reporter', 'json', 'test/*.test.js'],
+    stdoutReport: true,
+    parse: parseMocha,
+    drop: ['eslint', 'nyc', 'prettier', 'eslint-config-prettier', 'eslint-plugin-prettier', '@eslint/js', 'globals', 'benchmark'],
+  },
+  ws7: {
+    repo: 'websockets/ws',
+    ref: '7.5.11',
+    nest: 'ws',
+    command: () => ['node_modules/.bin/mocha', '--throw-deprecation', '--exit', '--reporter', 'json', 'test/*.test.js'],
+    stdoutReport: true,
+    parse: parseMocha,
+    drop: ['eslint', 'nyc', 'prettier', 'eslint-config-prettier', 'eslint-plugin-prettier', 'benchmark'],
+  },
+  winston: {
+    repo: 'winstonjs/winston',
+    ref: 'v3.19.0',
+    // its `npm test` (jest); jest's JSON report has vitest's shape. --forceExit: jest says its
+    // suite leaves handles open ("Jest did not exit one second after the test run")
+    command: (out) => ['node_modules/.bin/jest', '--json', `--outputFile=${out}`, '--runInBand', '--forceExit'],
+    parse: parseVitest,
+    drop: ['@dabh/eslint-config-populist', 'eslint', '@babel/cli'],
+  },
+});
 SUITES['http-proxy'] = SUITES['http-proxy-middleware'];
 
 function fail(message) {
@@ -103,15 +159,15 @@ function fail(message) {
 
 function args() {
   const argv = process.argv.slice(2);
-  const options = { node: process.env.PEER_NODE ?? process.execPath, suite: undefined, src: process.env.PEER_SRC, gitDir: process.env.PEER_GIT_DIR, scratch: process.env.PEER_SCRATCH, install: true };
+  const options = { node: process.env.PEER_NODE ?? process.execPath, suite: undefined, src: process.env.PEER_SRC, gitDir: process.env.PEER_GIT_DIR, ref: process.env.PEER_REF, scratch: process.env.PEER_SCRATCH, install: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--src') options.src = argv[++i];
     else if (a === '--git-dir') options.gitDir = argv[++i];
+    else if (a === '--ref') options.ref = argv[++i];
     else if (a === '--scratch') options.scratch = argv[++i];
     else if (a === '--skip-install') options.install = false;
     else if (a === '--node') options.node = argv[++i];
-    else if (a === '--ref') options.ref = argv[++i];
     else if (!a.startsWith('-') && options.suite === undefined) options.suite = a;
     else fail(`unknown argument ${a}`);
   }
@@ -153,11 +209,14 @@ function prepare(options, suite) {
       const untar = spawnSync('tar', ['-x', '-C', scratch], { input: archive.stdout, maxBuffer: 1 << 30 });
       if (untar.status !== 0) fail(`tar failed: ${untar.stderr}`);
       const head = run('git', ['--git-dir', gitDir, 'log', '-1', '--format=%H %cs %s', ref], { capture: true });
-      writeFileSync(path.join(scratch, '.peer-suite-commit'), head.stdout);
+      writeFileSync(path.join(scratch, '.peer-suite-commit'), `${ref} ${head.stdout}`);
     }
     const pkgFile = path.join(scratch, 'package.json');
     const pkg = JSON.parse(readFileSync(pkgFile, 'utf8'));
-    for (const name of suite.drop) delete pkg.devDependencies?.[name];
+    for (const name of suite.drop ?? []) delete pkg.devDependencies?.[name];
+    // or only the devDependencies its tests load (readable-stream's browser and bundler tooling is large)
+    if (suite.keep) for (const name of Object.keys(pkg.devDependencies ?? {})) if (!suite.keep.includes(name)) delete pkg.devDependencies[name];
+    delete pkg.scripts?.prepare;
     writeFileSync(pkgFile, JSON.stringify(pkg, null, 2) + '\n');
     console.error(`peer-suite: npm install in ${scratch}`);
     const env = { ...process.env };
@@ -239,6 +298,10 @@ function parseNodeTest(file) {
   return tests;
 }
 
+function parseFiles(file) {
+  return JSON.parse(readFileSync(file, 'utf8')).tests;
+}
+
 function parseMocha(file) {
   const data = JSON.parse(readFileSync(file, 'utf8'));
   const tests = [];
@@ -269,7 +332,42 @@ function parseVitest(file) {
   return tests;
 }
 
-function runSuite(scratch, suite, label, withAgent, counter, node, reporter) {
+/** One test per file (readable-stream): `node <nodeArgs> <file>` in the file's suite, two at a time; passed when it exits 0. */
+async function runFiles(scratch, suite, env, node, out) {
+  const files = suite.files.dirs.flatMap((dir) =>
+    readdirSync(path.join(scratch, dir))
+      .filter((f) => /^test-.*\.js$/.test(f))
+      .sort()
+      .map((f) => path.join(dir, f)),
+  );
+  const tests = [];
+  let stderr = '';
+  let next = 0;
+  const one = (file) =>
+    new Promise((resolve) => {
+      const child = spawn(node, [...suite.files.nodeArgs, file], { cwd: scratch, env, stdio: ['ignore', 'pipe', 'pipe'] });
+      let text = '';
+      child.stdout.on('data', (c) => (text += c));
+      child.stderr.on('data', (c) => (text += c));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+      child.on('close', (code, signal) => {
+        clearTimeout(timer);
+        stderr += text.split('\n').filter((l) => l.includes('{"endguard":1') || /^endguard: /.test(l)).join('\n') + '\n';
+        const passed = code === 0;
+        tests.push({ name: file, outcome: passed ? 'passed' : 'failed', message: passed ? undefined : `exit ${code ?? signal}: ${text.split('\n').filter((l) => /Error|not ok|assert/i.test(l)).slice(0, 3).join(' | ')}` });
+        resolve();
+      });
+    });
+  const worker = async () => {
+    while (next < files.length) await one(files[next++]);
+  };
+  await Promise.all([worker(), worker()]);
+  tests.sort((a, b) => (a.name < b.name ? -1 : 1));
+  writeFileSync(out, JSON.stringify({ tests }));
+  return { status: tests.every((t) => t.outcome === 'passed') ? 0 : 1, stdout: '', stderr };
+}
+
+async function runSuite(scratch, suite, label, withAgent, counter, node, reporter) {
   const out = path.join(scratch, `.peer-suite-${label}.json`);
   const countFile = path.join(scratch, `.peer-suite-${label}.counts`);
   rmSync(out, { force: true });
@@ -278,8 +376,13 @@ function runSuite(scratch, suite, label, withAgent, counter, node, reporter) {
   for (const k of Object.keys(env)) if (k.startsWith('ENDGUARD_') || k.startsWith('OTEL_')) delete env[k];
   delete env.NODE_OPTIONS;
   env.CI = '1';
+  const shim = suite.shim ? path.join(scratch, '.peer-suite-shim.cjs') : null;
+  if (shim) {
+    writeFileSync(shim, suite.shim);
+    env.NODE_OPTIONS = `--require ${shim}`;
+  }
   if (withAgent) {
-    env.NODE_OPTIONS = `--require ${REGISTER} --require ${counter}`;
+    env.NODE_OPTIONS = `${shim ? `--require ${shim} ` : ''}--require ${REGISTER} --require ${counter}`;
     env.ENDGUARD_MODE = 'observe';
     env.ENDGUARD_LOG = 'json';
     env.PEER_SUITE_COUNT_FILE = countFile;
@@ -288,13 +391,20 @@ function runSuite(scratch, suite, label, withAgent, counter, node, reporter) {
   const started = Date.now();
   // the runner's bin script is run by the chosen Node (its `#!/usr/bin/env node` is bypassed)
   env.PATH = `${path.dirname(node)}${path.delimiter}${env.PATH}`;
-  let argv;
-  if (suite.node) argv = suite.node(out, reporter, spawnSync(node, ['-v'], { encoding: 'utf8' }).stdout.trim());
-  else {
-    const [cmd, ...rest] = suite.command(out);
-    argv = [path.join(scratch, cmd), ...rest];
+  let r;
+  if (suite.files) r = await runFiles(scratch, suite, env, node, out);
+  else if (suite.node) {
+    const argv = suite.node(out, reporter, spawnSync(node, ['-v'], { encoding: 'utf8' }).stdout.trim());
+    r = run(node, argv, { cwd: scratch, env, capture: true, timeout: 60 * 60_000 });
+  } else {
+    const [cmd, ...argv] = suite.command(out);
+    r = run(node, [path.join(scratch, cmd), ...argv], { cwd: scratch, env, capture: true, timeout: 20 * 60_000 });
+    if (suite.stdoutReport) {
+      // the JSON reporter's object is the last thing on stdout; tests may print before it
+      const at = r.stdout.lastIndexOf('{\n  "stats"');
+      if (at !== -1) writeFileSync(out, r.stdout.slice(at));
+    }
   }
-  const r = run(node, argv, { cwd: scratch, env, capture: true, timeout: 60 * 60_000 });
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
   if (!existsSync(out)) {
     console.error(r.stdout.slice(-4000));
@@ -317,7 +427,7 @@ function runSuite(scratch, suite, label, withAgent, counter, node, reporter) {
     }
   }
   writeFileSync(path.join(scratch, `.peer-suite-${label}.stderr`), stderr);
-  return { tests: suite.parse(out), exit: r.status, seconds, logged, published, kinds, otherAgentLines };
+  return { tests: (suite.parse ?? parseFiles)(out), exit: r.status, seconds, logged, published, kinds, otherAgentLines };
 }
 
 function keyed(tests) {
@@ -341,8 +451,8 @@ console.log(`suite: ${options.suite} (${suite.repo} ${commit})`);
 const nodeVersion = spawnSync(options.node, ['-v'], { encoding: 'utf8' }).stdout.trim();
 console.log(`node: ${options.node} ${nodeVersion}`);
 
-const base = runSuite(scratch, suite, 'without', false, counter, options.node, reporter);
-const withAgent = runSuite(scratch, suite, 'with', true, counter, options.node, reporter);
+const base = await runSuite(scratch, suite, 'without', false, counter, options.node, reporter);
+const withAgent = await runSuite(scratch, suite, 'with', true, counter, options.node, reporter);
 const a = keyed(base.tests);
 const b = keyed(withAgent.tests);
 let same = 0;

@@ -144,8 +144,12 @@ export interface LateFacts {
   /** How hints name this family; by default node streams, or http when the type ends in Response. */
   vocabulary?: Vocabulary;
   clientDisconnect?: boolean;
+  /** The peer ended the connection (net.Socket FIN): a client disconnect unless code made the end on record. */
+  peerEnded?: boolean;
   /** ms since epoch when the connection closed, 0 when unknown. */
   closedAt?: number;
+  /** The close code the peer sent (WebSocket), when known. */
+  closeCode?: number;
 }
 
 /** Published on the private report channel for endguard's own reporters, once per violation. */

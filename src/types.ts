@@ -63,6 +63,8 @@ export interface ViolationReport {
   /** For client-disconnect: when the connection closed (ISO 8601) and how long before the late call. */
   closedAt?: string;
   closedAgoMs?: number;
+  /** For a WebSocket closed by the peer: the close code it sent (1006: the connection dropped without a close frame). Never the reason text. */
+  closeCode?: number;
 }
 
 /** Published on diagnostics_channel `endguard:violation`. `target` is non-enumerable. */

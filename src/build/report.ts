@@ -18,8 +18,20 @@ export interface LateCall {
   lateAsyncId: number;
   record: StreamRecord | undefined;
   clientDisconnect: boolean;
+  /**
+   * The other side ended the connection (a net.Socket after the peer's FIN): when no code made
+   * the end on record (Node ended the writable side itself), this is a client disconnect.
+   */
+  peerEnded: boolean;
   /** ms since epoch when the connection closed, 0 when unknown. */
   closedAt: number;
+  /** The close code the peer sent (WebSocket), when known. */
+  closeCode: number | null;
+  /**
+   * Code directories of stream implementations outside node:stream (each loaded copy of
+   * readable-stream's lib/, minipass's dist/): their frames are stream internals, like Node's own.
+   */
+  implementations: readonly string[];
   mode: Mode;
   capture: CapturePolicy;
   /** Why the capture policy kept no end site, when it explains a missing one (armed, budget exhausted). */
@@ -45,14 +57,31 @@ function pickPipe(pipes: readonly PipeRecord[], wantEnded: boolean): PipeRecord 
   return pipes.find((p) => sourceEnded(p.source) === wantEnded) ?? pipes[0];
 }
 
-function side(capture: Capture | null, header: [string, string], pipes: readonly PipeRecord[] | null, wantEnded: boolean): Side {
-  const stack = resolveStack(capture, header[0], header[1]);
+const NO_SIDE: Side = { stack: null, site: null, fromPipe: false, pipeStack: null, direct: false };
+
+/** The stack with the frames of a stream implementation (readable-stream, minipass) counted as internal. */
+function internalize(stack: ResolvedStack | null, implementations: readonly string[]): ResolvedStack | null {
+  if (stack === null || implementations.length === 0) return stack;
+  const inside = (f: Frame) => f.kind === 'dependency' && implementations.some((dir) => f.file.startsWith(dir));
+  if (!stack.frames.some(inside)) return stack;
+  // a copy: the resolved stack is cached per capture and may serve another report
+  return { text: stack.text, frames: stack.frames.map((f) => (inside(f) ? { ...f, kind: 'internal' as const } : f)) };
+}
+
+function side(
+  capture: Capture | null,
+  header: [string, string],
+  pipes: readonly PipeRecord[] | null,
+  wantEnded: boolean,
+  implementations: readonly string[],
+): Side {
+  const stack = internalize(resolveStack(capture, header[0], header[1]), implementations);
   const top = stack?.frames[0];
   // called by stream internals (pipe's ondata/onend, pipeline): the pipe() that set it up is the site
   const fromInternals = stack !== null && (top === undefined || top.kind === 'internal');
   if (fromInternals && pipes !== null && pipes.length > 0) {
     const pipe = pickPipe(pipes, wantEnded);
-    const pipeStack = resolveStack(pipe?.capture ?? null, 'Error', 'pipe() set up here');
+    const pipeStack = internalize(resolveStack(pipe?.capture ?? null, 'Error', 'pipe() set up here'), implementations);
     const viaPipe = pipeStack === null ? null : nearestFrame(pipeStack.frames);
     return { stack, site: viaPipe, fromPipe: true, pipeStack, direct: false };
   }
@@ -89,10 +118,14 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
   const endCapture = useHeader ? record!.headerCapture : (record?.endCapture ?? handoff);
   const endMethod = record?.endMethod ?? (handoff === null ? null : record!.handoffMethod);
 
-  const late = side(call.lateCapture, [lateHeader(call), call.message], pipes, false);
-  const end = call.clientDisconnect
-    ? { stack: null, site: null, fromPipe: false, pipeStack: null, direct: false }
-    : side(endCapture, ['Error', `${useHeader ? 'headers sent' : (endMethod ?? 'end') + '()'} here`], pipes, true);
+  const implementations = call.implementations;
+  const late = side(call.lateCapture, [lateHeader(call), call.message], pipes, false, implementations);
+  let end = call.clientDisconnect
+    ? NO_SIDE
+    : side(endCapture, ['Error', `${useHeader ? 'headers sent' : (endMethod ?? 'end') + '()'} here`], pipes, true, implementations);
+  // the peer ended the connection and Node ended this side after it: no frame of code on its stack
+  const clientDisconnect = call.clientDisconnect || (call.peerEnded && !end.fromPipe && end.site === null);
+  if (clientDisconnect) end = NO_SIDE;
 
   const endUser = end.fromPipe ? null : end.site;
   const lateUser = late.fromPipe ? null : late.site;
@@ -116,7 +149,7 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     lateFromPipe: late.fromPipe,
     pipeCount: pipes?.length ?? 0,
     sameExecution,
-    clientDisconnect: call.clientDisconnect,
+    clientDisconnect,
     endCall: callAt(endUser),
     lateCall: callAt(lateUser),
     between: linesBetween(endUser, lateUser),
@@ -143,16 +176,21 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     mode: call.mode,
     capture: call.capture,
   };
-  if (report.endSite === null) report.endSiteNote = endSiteNote(call, endCapture);
-  if (call.clientDisconnect && call.closedAt > 0) {
+  if (report.endSite === null) report.endSiteNote = endSiteNote(call, endCapture, clientDisconnect);
+  if (clientDisconnect && call.closedAt > 0) {
     report.closedAt = new Date(call.closedAt).toISOString();
     report.closedAgoMs = Math.max(0, Date.now() - call.closedAt);
   }
+  if (clientDisconnect && call.closeCode !== null) report.closeCode = call.closeCode;
   return report;
 }
 
-function endSiteNote(call: LateCall, endCapture: Capture | null): string {
-  if (call.clientDisconnect) return 'no code ended this stream: the client closed the connection';
+function endSiteNote(call: LateCall, endCapture: Capture | null, clientDisconnect: boolean): string {
+  // 1006 (RFC 6455): the connection closed with no close frame
+  if (clientDisconnect && call.closeCode === 1006) return 'no code ended this stream: the connection dropped without a close frame (close code 1006)';
+  if (clientDisconnect && call.closeCode !== null) return `no code ended this stream: the peer closed the connection (close code ${call.closeCode})`;
+  if (clientDisconnect && call.peerEnded) return 'no code ended this stream: the peer ended the connection (FIN), then Node ended this side';
+  if (clientDisconnect) return 'no code ended this stream: the client closed the connection';
   if (endCapture === null && call.missedCapture !== null) return call.missedCapture;
   if (call.record === undefined || call.record.endMethod === null) {
     return 'the stream was ended or destroyed where endguard could not see it (before endguard loaded, or by Node itself)';

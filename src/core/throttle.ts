@@ -36,7 +36,11 @@ interface KeyState {
 
 /**
  * The one place that decides whether a violation is built, published and printed:
- * - `admit()` before anything is built: the report budget (REPORTS_PER_SECOND);
+ * - `admit()` before anything is built: the report budget (REPORTS_PER_SECOND); double ends
+ *   draw on a budget of their own (`admit(now, true)`): most are libraries re-ending their own
+ *   streams (ws ends its Receiver from both the socket's 'end' and 'close' on every closing
+ *   connection), dropped only once built, and must never starve the reports of real late
+ *   writes in the same second;
  * - `decide()` once the report exists: repeat on the same stream, occurrence count, and the
  *   log's dedupe window (`ENDGUARD_DEDUPE_WINDOW`) and line rate (`ENDGUARD_RATE_LIMIT`, a
  *   token bucket: bursts up to one second's worth).
@@ -46,6 +50,7 @@ export class Throttle {
   private readonly keys = new Map<string, KeyState>();
   private budgetSecond = -1;
   private budgetUsed = 0;
+  private doubleEndsUsed = 0;
   private tokens: number;
   private refilledAt: number;
 
@@ -60,13 +65,15 @@ export class Throttle {
     this.refilledAt = now;
   }
 
-  /** Is there budget left this second to build a full report? */
-  admit(now = Date.now()): boolean {
+  /** Is there budget left this second to build a full report (of a double end: on its own budget)? */
+  admit(now = Date.now(), doubleEnd = false): boolean {
     const second = Math.floor(now / 1000);
     if (second !== this.budgetSecond) {
       this.budgetSecond = second;
       this.budgetUsed = 0;
+      this.doubleEndsUsed = 0;
     }
+    if (doubleEnd) return ++this.doubleEndsUsed <= this.reportsPerSecond;
     return ++this.budgetUsed <= this.reportsPerSecond;
   }
 

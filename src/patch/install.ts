@@ -7,9 +7,15 @@ import { patchWritable } from './writable';
 import { patchPipe } from './pipe';
 import { unwrapAll } from './wrap';
 import { installWebStreams, uninstallWebStreams } from './web/load';
+import { readableStreamPatches } from './readable-stream';
+import { minipassPatch } from './minipass';
+import { wsPatches } from './ws';
+import { compressionPatch } from './compression';
 
 /** Packages patched when the app loads them: one file of patch/ per family. */
-const PACKAGE_PATCHES: readonly PackagePatch[] = [fastifyPatch, koaPatch];
+const PACKAGE_PATCHES: readonly PackagePatch[] = [
+  fastifyPatch, koaPatch, ...readableStreamPatches, minipassPatch, ...wsPatches, compressionPatch,
+];
 
 // http and http2 are not loaded at startup, and endguard must not load them for the app.
 // - A server: Node publishes http.server.request.start before the first handler runs (CJS and

@@ -9,6 +9,7 @@ import { REPORTS_PER_SECOND, Throttle, dedupeKey } from '../core/throttle';
 import { channels } from '../channels';
 import { asReporter, flags } from '../flags';
 import { armFor, missedCaptureNote } from './capture';
+import { streamImplementations } from './implementations';
 import { ensureRecord } from './record';
 import { failed, type Hook } from './wrap';
 
@@ -109,7 +110,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
   }
   const mode = flags.config.mode;
   const action = modeAction(mode, kind, shape.drops);
-  if (!throttle.admit()) {
+  if (!throttle.admit(Date.now(), kind === 'double-end')) {
     publish({ report: null, kind, target: facts.target, print: 0 });
     if (action !== THROW) return { action, error: null };
     const note = 'report budget exceeded, end site not resolved';
@@ -134,7 +135,10 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
         lateAsyncId: executionAsyncId(),
         record: facts.record,
         clientDisconnect: facts.clientDisconnect === true,
+        peerEnded: facts.peerEnded === true,
         closedAt: facts.closedAt ?? 0,
+        closeCode: facts.closeCode ?? null,
+        implementations: streamImplementations,
         mode,
         capture: flags.config.capture,
         missedCapture: missedCaptureNote(),

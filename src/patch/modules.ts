@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { warnInternal } from '../stderr';
+import { installEsmHooks, uninstallEsmHooks, type EsmTarget } from './esm';
 
 /** A package patched when the app loads it (any copy of it, CJS, or ESM importing its CJS files). */
 export interface PackagePatch {
@@ -13,11 +14,17 @@ export interface PackagePatch {
    */
   files: readonly string[];
   /**
-   * Patches `exports` in place. `basedir` is that copy's root: several copies may be loaded at
-   * once. A value returned replaces the module's exports for the requires that follow (a module
-   * that exports a bare function); copies loaded before start() keep theirs.
+   * Patches `exports` in place; or returns what the app gets instead, when the file exports a
+   * bare function (readable-stream 3's `pipeline.js`). `basedir` is that copy's root: several
+   * copies may be loaded at once.
    */
   patch(file: string, exports: unknown, basedir: string): unknown;
+  /**
+   * Files of the package's own ESM build (`dist/esm/index.js`), which an `import` loads without
+   * any require(): `patch()` gets `{ binding: value }` of the named top-level `bindings` once
+   * the module has run (see esm.ts; Node with module.registerHooks only).
+   */
+  esm?: readonly { file: string; bindings: readonly string[] }[];
 }
 
 type RitmHook = { unhook(): void };
@@ -26,6 +33,7 @@ let hook: RitmHook | null = null;
 let patched = new WeakSet<object>();
 let onPatched: () => void = () => {};
 
+/** Patches one copy's file; returns what the app gets (the exports, or the patch's replacement). */
 function apply(spec: PackagePatch, file: string, exports: unknown, basedir: string): unknown {
   if ((typeof exports !== 'object' && typeof exports !== 'function') || exports === null || patched.has(exports)) return exports;
   patched.add(exports);
@@ -204,6 +212,17 @@ export function installPackagePatches(specs: readonly PackagePatch[], afterPatch
     targets = targetsOf(specs);
     startHook(targets.installed);
   }
+  installEsm(specs);
+}
+
+/** The packages' own ESM builds (esm.ts): `patch()` gets the module's bindings once it ran. */
+function installEsm(specs: readonly PackagePatch[]): void {
+  const targets: (EsmTarget & { spec: PackagePatch })[] = [];
+  for (const spec of specs) for (const esm of spec.esm ?? []) targets.push({ name: spec.name, file: esm.file, bindings: esm.bindings, spec });
+  installEsmHooks(targets, (target, bindings, basedir) => {
+    const spec = (target as (typeof targets)[number]).spec;
+    apply(spec, target.file, bindings, basedir);
+  });
 }
 
 export function uninstallPackagePatches(): void {
@@ -215,6 +234,7 @@ export function uninstallPackagePatches(): void {
   trampoline = null;
   original = null;
   onPatched = () => {};
+  uninstallEsmHooks();
   // the wrappers themselves are removed by unwrapAll(); a later start() patches again
   patched = new WeakSet<object>();
 }

@@ -32,7 +32,7 @@ function recordPipe(hook: Hook, source: object, dest: object, above: Function): 
 }
 
 /** Remembers, on the destination, where each pipe into it was set up. */
-function makePipe(original: Function, hook: Hook): Function {
+export function makePipe(original: Function, hook: Hook): Function {
   return function pipe(this: object, dest: unknown) {
     if (!idle(hook) && !inPipeline && typeof dest === 'object' && dest !== null) recordPipe(hook, this, dest, pipe);
     return original.apply(this, arguments);
@@ -58,7 +58,7 @@ function destinationOf(args: IArguments): { source: object; dest: object } | nul
  * twin: the destination is ended and written by pipeline's internals, with or without pipe()
  * (async iterables are pumped).
  */
-function makePipeline(original: Function, hook: Hook): Function {
+export function makePipeline(original: Function, hook: Hook): Function {
   const pipeline = function pipeline(this: unknown) {
     if (idle(hook) || inPipeline) return original.apply(this, arguments);
     let ends: ReturnType<typeof destinationOf> = null;

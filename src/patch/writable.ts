@@ -4,7 +4,8 @@ import { FIRST_DESTROY, FIRST_END, type StreamRecord } from '../internal-types';
 import { lateKind } from '../core/detect';
 import { END, WRITE, lateCall } from './late';
 import { recordClose, recordEnd, recordOf } from './record';
-import { idle, wrapMethod, type Hook } from './wrap';
+import { isWriteAfterFIN, lateWriteAfterFIN } from './socket';
+import { failed, idle, wrapMethod, type Hook } from './wrap';
 
 type WritableState = { ending?: boolean; destroyed?: boolean };
 type AnyWritable = Writable & { _writableState?: WritableState };
@@ -47,9 +48,23 @@ function makeEnd(original: Function, hook: Hook): Function {
   };
 }
 
+/** net.Socket's writeAfterFIN refusing a write calls destroy(EPIPE): the late write, or null (socket.ts). */
+function finWrite(hook: Hook, socket: object, error: object): Function | null {
+  try {
+    return isWriteAfterFIN(socket, error);
+  } catch (e) {
+    failed(hook, e);
+    return null;
+  }
+}
+
 function makeDestroy(original: Function, hook: Hook): Function {
-  return function destroy(this: AnyWritable) {
+  return function destroy(this: AnyWritable, error: unknown) {
     const ws = this._writableState;
+    if (typeof error === 'object' && error !== null && ws?.ending === true && !idle(hook)) {
+      const writeAfterFIN = finWrite(hook, this, error);
+      if (writeAfterFIN !== null) return lateWriteAfterFIN(hook, this, original, arguments, writeAfterFIN);
+    }
     if (ws !== undefined && !idle(hook) && !ws.destroyed) {
       // already ended: keep only when the connection went away (for client-disconnect reports)
       if (!ws.ending) recordEnd(hook, this, FIRST_DESTROY, 'destroy', destroy);

@@ -175,6 +175,12 @@ describe('throttle: one decision per violation', () => {
     expect([t.admit(5), t.admit(6), t.admit(7)]).toEqual([true, true, false]);
     expect(t.admit(1005)).toBe(true);
   });
+  it('double ends draw on a budget of their own: a flood of them never starves real reports', () => {
+    const t = new Throttle(10, 0, 0, 2);
+    expect([t.admit(5, true), t.admit(6, true), t.admit(7, true)]).toEqual([true, true, false]);
+    expect([t.admit(8), t.admit(9), t.admit(10)]).toEqual([true, true, false]);
+    expect(t.admit(1005, true)).toBe(true);
+  });
 });
 
 describe('capture budget (controllable clock)', () => {

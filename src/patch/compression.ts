@@ -1,0 +1,124 @@
+import { FIRST_END, type Vocabulary } from '../internal-types';
+import type { ViolationKind } from '../types';
+import { asReporter } from '../flags';
+import { END, WRITE, lateCall, type LateShape } from './late';
+import type { PackagePatch } from './modules';
+import { recordEnd, recordOf } from './record';
+import { responseFacts } from './response';
+import { failed, idle, wrapMethod, type Hook } from './wrap';
+
+// The `compression` middleware (1.x) replaces res.write and res.end ON THE INSTANCE, per
+// request, before calling next(). Once it compresses a response, the user's res.end() only
+// ends the zlib stream (its own `ended` flag set; Node's res.end runs later, from the zlib
+// stream's 'end'), and every later res.write()/res.end() returns false without reaching
+// Node: the data is lost silently and no prototype wrapper sees the call. When it does not
+// compress (filtered, below the threshold, HEAD, already encoded), its methods call Node's
+// (the prototype wrappers report those late calls as for any response).
+// endguard wraps the factory (the module's export), the middleware it returns, and then those
+// two instance methods: a late call while compression swallows it is reported here.
+
+type Res = { write: Function; end: Function; destroyed?: boolean; finished?: boolean };
+
+const SWALLOWED_MESSAGE = 'write after end (dropped by compression)';
+
+/** compression drops the call itself and returns false: enforce returns the same, strict throws. */
+const SWALLOWED: LateShape = { drops: new Set<ViolationKind>(['write-after-end']), dropped: () => false };
+
+const RESPONSE: Vocabulary = { receiver: 'res', response: true };
+
+/** Wraps compression's own res.write/res.end of this response (a closure per response, as compression's own). */
+function watch(hook: Hook, res: Res): void {
+  if (!Object.prototype.hasOwnProperty.call(res, 'write') || !Object.prototype.hasOwnProperty.call(res, 'end')) return;
+  const compressionWrite = res.write;
+  const compressionEnd = res.end;
+  if (compressionWrite.name !== 'write' || compressionEnd.name !== 'end') return;
+  /** compression took the response: its res.end() ended the zlib stream, and it drops what follows. */
+  let swallowing = false;
+
+  function late(self: Res, method: 'write' | 'end', args: IArguments, original: Function, above: Function): unknown {
+    const chunk: unknown = args[0];
+    const kind: ViolationKind = method === 'end' && !(Boolean(chunk) && typeof chunk !== 'function') ? 'double-end' : 'write-after-end';
+    const facts = { kind, target: self, method, record: recordOf(self), code: null, message: SWALLOWED_MESSAGE, vocabulary: RESPONSE };
+    return lateCall(hook, facts, SWALLOWED, self, original, args, above);
+  }
+
+  /**
+   * The client went away: compression's 'close' listener destroyed its zlib stream, so the
+   * write would be reported on that Gzip, with compression's destroy() as end site. It is the
+   * response's: reported here, and the call runs with endguard's wrappers passing through.
+   */
+  function afterDisconnect(self: Res, method: 'write' | 'end', args: IArguments, original: Function, above: Function): unknown {
+    const facts = responseFacts(self, self.finished === true, true, method, false);
+    const quiet = function (this: Res) {
+      const callArgs = arguments;
+      return asReporter(() => original.apply(this, callArgs));
+    };
+    return lateCall(hook, facts, method === 'write' ? WRITE : END, self, quiet, args, above);
+  }
+
+  const watchedWrite = function write(this: Res, _chunk: unknown, _encoding: unknown): unknown {
+    if (idle(hook)) return compressionWrite.apply(this, arguments);
+    if (swallowing) return late(this, 'write', arguments, compressionWrite, watchedWrite);
+    if (this.destroyed === true) return afterDisconnect(this, 'write', arguments, compressionWrite, watchedWrite);
+    return compressionWrite.apply(this, arguments);
+  };
+  const watchedEnd = function end(this: Res, chunk: unknown, _encoding: unknown): unknown {
+    if (idle(hook)) return compressionEnd.apply(this, arguments);
+    if (swallowing) return late(this, 'end', arguments, compressionEnd, watchedEnd);
+    let result: unknown;
+    if (this.destroyed === true && Boolean(chunk) && typeof chunk !== 'function') {
+      result = afterDisconnect(this, 'end', arguments, compressionEnd, watchedEnd);
+    } else {
+      recordEnd(hook, this, FIRST_END, 'end', watchedEnd);
+      result = compressionEnd.apply(this, arguments);
+    }
+    // compressing, compression returns the zlib stream's end(); otherwise Node's res.end()
+    // (the response), or false when it had already ended
+    if (result !== this && result !== false) swallowing = true;
+    return result;
+  };
+  res.write = watchedWrite;
+  res.end = watchedEnd;
+}
+
+function makeMiddleware(hook: Hook, middleware: Function): Function {
+  const wrapped = function compression(this: unknown, req: unknown, res: unknown, next: unknown) {
+    if (idle(hook) || typeof next !== 'function' || typeof res !== 'object' || res === null) return middleware.apply(this, arguments);
+    // compression assigns res.write/res.end, then calls next() synchronously: the handlers it
+    // runs must already see the wrapped methods
+    const downstream = next as Function;
+    const args = Array.prototype.slice.call(arguments);
+    args[2] = function next(this: unknown) {
+      try {
+        watch(hook, res as Res);
+      } catch (error) {
+        failed(hook, error);
+      }
+      return downstream.apply(this, arguments);
+    };
+    return middleware.apply(this, args);
+  };
+  Object.defineProperty(wrapped, 'length', { value: middleware.length, configurable: true });
+  Object.defineProperty(wrapped, 'name', { value: middleware.name, configurable: true });
+  return wrapped;
+}
+
+function makeFactory(original: Function, hook: Hook): Function {
+  return function compression(this: unknown) {
+    const middleware: unknown = original.apply(this, arguments);
+    if (typeof middleware !== 'function' || idle(hook)) return middleware;
+    return makeMiddleware(hook, middleware);
+  };
+}
+
+/** The module exports the factory itself: the wrapped one replaces it, with its own properties (filter). */
+function patchExports(_file: string, exports: unknown): unknown {
+  if (typeof exports !== 'function') return undefined;
+  const holder = { compression: exports };
+  if (!wrapMethod(holder, 'compression', 'compression', makeFactory)) return undefined;
+  const factory = holder.compression as Function;
+  for (const key of Object.keys(exports)) (factory as unknown as Record<string, unknown>)[key] = (exports as unknown as Record<string, unknown>)[key];
+  return factory;
+}
+
+export const compressionPatch: PackagePatch = { name: 'compression', files: [''], patch: patchExports };
