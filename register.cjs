@@ -1,1 +1,1 @@
-require('./dist/bootstrap.js');
+require('./dist/bundle.js').preload();

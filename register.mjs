@@ -1,1 +1,2 @@
-import './dist/bootstrap.js';
+import { preload } from './dist/bundle.js';
+preload();

@@ -9,7 +9,7 @@ import { installPatches, uninstallPatches } from './patch/install';
 import { startLog, stopLog } from './report/log';
 import { startOtel, stopOtel } from './report/otel';
 import { startOtelMetrics, stopOtelMetrics } from './report/otel-metrics';
-import { startProcessFile, stopProcessFile } from './report/process-file';
+import { lazy } from './lazy-load';
 
 /** One instance per process: the record of the copy of endguard that owns it. */
 const GLOBAL_KEY = Symbol.for('endguard');
@@ -17,10 +17,13 @@ const OWNER = __filename;
 
 interface GlobalRecord {
   owner: string;
-  version: string;
+  /** Read only when another copy warns about this one. */
+  readonly version: string;
 }
 
 const holder = globalThis as unknown as Record<symbol, GlobalRecord | undefined>;
+/** The reporter for the endguard CLI runs (report/process-file.ts). */
+let processFile = false;
 
 /**
  * Patches the process and starts the reporters. A second copy of endguard (another install
@@ -45,12 +48,19 @@ export function startAgent(options: StartOptions = {}): Config | null {
   flags.config = config;
   configureCapture(config);
   configureLate(config.rateLimit, config.dedupeWindow * 1000);
-  holder[GLOBAL_KEY] = { owner: OWNER, version: packageVersion() };
+  holder[GLOBAL_KEY] = {
+    owner: OWNER,
+    get version() {
+      return packageVersion();
+    },
+  };
   installPatches();
   startLog(config);
   startOtel();
   startOtelMetrics();
-  if (reportDir !== null) startProcessFile(reportDir);
+  // only under the endguard CLI
+  processFile = reportDir !== null;
+  if (reportDir !== null) lazy().startProcessFile(reportDir);
   flags.enabled = true;
   return config;
 }
@@ -63,6 +73,7 @@ export function stopAgent(): void {
   stopLog();
   stopOtel();
   stopOtelMetrics();
-  stopProcessFile();
+  if (processFile) lazy().stopProcessFile();
+  processFile = false;
   if (holder[GLOBAL_KEY]?.owner === OWNER) delete holder[GLOBAL_KEY];
 }

@@ -3,25 +3,8 @@ import * as nodeModule from 'node:module';
 import type { Capture, Frame, ResolvedStack } from '../internal-types';
 import { AGENT_DIR, AGENT_FILES } from '../paths';
 
-const ErrorCtor = Error as ErrorConstructor & { stackTraceLimit: number };
-/** Node's default Error.prepareStackTrace, when that is what endguard found when it loaded. */
+/** Node's default Error.prepareStackTrace, when that is what endguard found when it loaded (this module loads at the first report). */
 const NODE_DEFAULT_PREPARE = Error.prepareStackTrace?.name === 'ErrorPrepareStackTrace' ? Error.prepareStackTrace : undefined;
-
-/**
- * Captures the current stack without formatting it. `above` and every frame above it are
- * hidden, so the wrapper never appears. The user's Error.stackTraceLimit is restored.
- */
-export function captureStack(limit: number, above: Function): Capture {
-  const holder: Capture = {};
-  const previous = ErrorCtor.stackTraceLimit;
-  try {
-    ErrorCtor.stackTraceLimit = limit;
-    Error.captureStackTrace(holder, above);
-  } finally {
-    ErrorCtor.stackTraceLimit = previous;
-  }
-  return holder;
-}
 
 type SourceMapLike = {
   findEntry(line: number, column: number): { originalSource?: string; originalLine?: number; originalColumn?: number };

@@ -2,7 +2,7 @@ import type { Capture } from '../internal-types';
 import type { Config } from '../types';
 import { ArmedKeys, armKeyOf } from '../core/arming';
 import { CaptureBudget } from '../core/capture-budget';
-import { captureStack } from '../core/callsite';
+import { captureStack } from '../core/capture-stack';
 
 // The capture policy: whether an end, destroy, header flush or pipe captures its call site.
 // - always: every one;

@@ -2,7 +2,6 @@ import { FIRST_END, type Vocabulary } from '../internal-types';
 import type { ViolationKind } from '../types';
 import { asReporter } from '../flags';
 import { END, WRITE, lateCall, type LateShape } from './late';
-import type { PackagePatch } from './modules';
 import { recordEnd, recordOf } from './record';
 import { responseFacts } from './response';
 import { failed, idle, wrapMethod, type Hook } from './wrap';
@@ -112,7 +111,8 @@ function makeFactory(original: Function, hook: Hook): Function {
 }
 
 /** The module exports the factory itself: the wrapped one replaces it, with its own properties (filter). */
-function patchExports(_file: string, exports: unknown): unknown {
+/** Patches compression's exports (the factory itself: its wrapper replaces it). */
+export function patchCompression(_file: string, exports: unknown): unknown {
   if (typeof exports !== 'function') return undefined;
   const holder = { compression: exports };
   if (!wrapMethod(holder, 'compression', 'compression', makeFactory)) return undefined;
@@ -121,4 +121,3 @@ function patchExports(_file: string, exports: unknown): unknown {
   return factory;
 }
 
-export const compressionPatch: PackagePatch = { name: 'compression', files: [''], patch: patchExports };

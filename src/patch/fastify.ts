@@ -4,7 +4,6 @@ import { lateKind } from '../core/detect';
 import { NODE_ERRORS } from '../core/errors';
 import { flags } from '../flags';
 import { lateCall, type LateShape } from './late';
-import type { PackagePatch } from './modules';
 import { recordHandoff, recordOf } from './record';
 import { idle, wrapMethod, type Hook } from './wrap';
 
@@ -236,23 +235,20 @@ function makeWrapThenable(original: Function, hook: Hook): Function {
 /** lib/symbols.js of each copy, by its root (reply.js requires it first; a copy loaded before start() may list it after). */
 const symbolsOf = new Map<string, FastifySymbols>();
 
-export const fastifyPatch: PackagePatch = {
-  name: 'fastify',
-  files: ['lib/symbols.js', 'lib/reply.js', 'lib/wrap-thenable.js', 'lib/wrapThenable.js'],
-  patch(file, exports, basedir) {
-    if (file === 'lib/symbols.js') {
-      symbolsOf.set(basedir, exports as FastifySymbols);
-      return undefined;
-    }
-    if (file === 'lib/reply.js') {
-      const proto = (exports as { prototype?: object }).prototype;
-      wrapMethod(proto, 'send', 'Reply', makeSend(() => symbolsOf.get(basedir)));
-      wrapMethod(proto, 'redirect', 'Reply', makeRedirect);
-      return undefined;
-    }
-    // module.exports is the function itself: wrapped through a holder, the wrapper replaces it
-    if (typeof exports !== 'function') return undefined;
-    const holder = { wrapThenable: exports };
-    return wrapMethod(holder, 'wrapThenable', 'fastify', makeWrapThenable) ? holder.wrapThenable : undefined;
-  },
-};
+/** Patches one of Fastify's files (the list is in packages.ts). */
+export function patchFastify(file: string, exports: unknown, basedir: string): unknown {
+  if (file === 'lib/symbols.js') {
+    symbolsOf.set(basedir, exports as FastifySymbols);
+    return undefined;
+  }
+  if (file === 'lib/reply.js') {
+    const proto = (exports as { prototype?: object }).prototype;
+    wrapMethod(proto, 'send', 'Reply', makeSend(() => symbolsOf.get(basedir)));
+    wrapMethod(proto, 'redirect', 'Reply', makeRedirect);
+    return undefined;
+  }
+  // module.exports is the function itself: wrapped through a holder, the wrapper replaces it
+  if (typeof exports !== 'function') return undefined;
+  const holder = { wrapThenable: exports };
+  return wrapMethod(holder, 'wrapThenable', 'fastify', makeWrapThenable) ? holder.wrapThenable : undefined;
+}

@@ -1,21 +1,13 @@
 import * as dc from 'node:diagnostics_channel';
 import { warnInternal } from '../stderr';
-import { installPackagePatches, uninstallPackagePatches, type PackagePatch } from './modules';
-import { fastifyPatch } from './fastify';
-import { koaPatch } from './koa';
+import { lazy } from '../lazy-load';
+import { installPackagePatches, uninstallPackagePatches } from './modules';
+import { PACKAGE_PATCHES } from './packages';
 import { patchWritable } from './writable';
 import { patchPipe } from './pipe';
 import { unwrapAll } from './wrap';
-import { installWebStreams, uninstallWebStreams } from './web/load';
-import { readableStreamPatches } from './readable-stream';
-import { minipassPatch } from './minipass';
-import { wsPatches } from './ws';
-import { compressionPatch } from './compression';
-
-/** Packages patched when the app loads them: one file of patch/ per family. */
-const PACKAGE_PATCHES: readonly PackagePatch[] = [
-  fastifyPatch, koaPatch, ...readableStreamPatches, minipassPatch, ...wsPatches, compressionPatch,
-];
+import { installWebStreams, patchBridges, uninstallWebStreams } from './web/load';
+import { unwatchRequires, watchRequires } from './require-watch';
 
 // http and http2 are not loaded at startup, and endguard must not load them for the app.
 // - A server: Node publishes http.server.request.start before the first handler runs (CJS and
@@ -74,12 +66,12 @@ function patchOnce(what: string, patch: () => void, unsubscribe: () => void): { 
 
 const httpPatch = patchOnce(
   'http',
-  () => (require('./outgoing') as typeof import('./outgoing')).patchOutgoing(require('node:http')),
+  () => lazy().patchOutgoing(require('node:http')),
   () => unsubscribeHttp(),
 );
 const http2Patch = patchOnce(
   'http2',
-  () => (require('./http2') as typeof import('./http2')).patchHttp2(require('node:http2')),
+  () => lazy().patchHttp2(require('node:http2')),
   () => dc.unsubscribe(HTTP2_PROBE, onServerSocket),
 );
 
@@ -102,9 +94,46 @@ function unsubscribeHttp(): void {
   dc.unsubscribe(HTTP_CLIENT_PROBE, onClientSocket);
 }
 
+// node:stream is not loaded at startup either (`node -e`, and any program before its first
+// require or import; ~2.7 ms): an app reaches a stream only through a module, so its
+// prototypes are patched at the app's first require() (require-watch.ts) or import (the
+// module.import tracing channel, Node 22.3+), before that module loads. Streams Node made
+// before then (process.stdout) are patched too, from then on: wrappers are on the prototypes.
+// Where the first import cannot be seen (Node before 22.3), at once.
+const FIRST_IMPORT = 'tracing:module.import:start';
+const streamPatch = patchOnce(
+  'stream',
+  () => {
+    patchWritable();
+    patchPipe();
+    patchBridges();
+  },
+  () => dc.unsubscribe(FIRST_IMPORT, onFirstModule),
+);
+
+function onFirstModule(): void {
+  streamPatch.run();
+}
+
+function importsVisible(): boolean {
+  const [major = 0, minor = 0] = process.versions.node.split('.').map(Number);
+  return major > 22 || (major === 22 && minor >= 3);
+}
+
+function installStreams(): void {
+  if (loaded('stream') || !importsVisible()) {
+    streamPatch.run();
+    return;
+  }
+  dc.subscribe(FIRST_IMPORT, onFirstModule);
+  watchRequires(() => {
+    streamPatch.run();
+    return true;
+  });
+}
+
 export function installPatches(): void {
-  patchWritable();
-  patchPipe();
+  installStreams();
   if (loaded('_http_outgoing')) httpPatch.run();
   else {
     for (const name of HTTP_CHANNELS) dc.subscribe(name, onHttpMessage);
@@ -119,6 +148,8 @@ export function installPatches(): void {
 }
 
 export function uninstallPatches(): void {
+  dc.unsubscribe(FIRST_IMPORT, onFirstModule);
+  unwatchRequires();
   unsubscribeHttp();
   dc.unsubscribe(HTTP2_PROBE, onServerSocket);
   uninstallPackagePatches();
@@ -126,4 +157,5 @@ export function uninstallPatches(): void {
   unwrapAll();
   httpPatch.reset();
   http2Patch.reset();
+  streamPatch.reset();
 }

@@ -1,7 +1,6 @@
 import type { LateFacts, Vocabulary } from '../internal-types';
 import { capturing } from './capture';
 import { lateCall, type LateShape } from './late';
-import type { PackagePatch } from './modules';
 import { claimHandoff, dropHandoff, recordHandoff, recordOf } from './record';
 import { idle, wrapMethod, wrapSetter, type Hook } from './wrap';
 
@@ -176,32 +175,29 @@ function patchApplication(Application: unknown): void {
   wrapMethod(Application.prototype as object, 'handleRequest', 'Application', makeHandleRequest);
 }
 
-export const koaPatch: PackagePatch = {
-  name: 'koa',
-  files: ['', 'lib/response.js', 'lib/context.js'],
-  patch(file, exports, basedir) {
-    const proto = exports as object;
-    if (file === '') {
-      patchApplication(exports);
-      return undefined;
-    }
-    if (file === 'lib/context.js') {
-      wrapMethod(proto, 'onerror', 'Context', makeOnerror);
-      return undefined;
-    }
-    wrapSetter(proto, 'body', 'Response', makeBody);
-    wrapSetter(proto, 'status', 'Response', makeHeaderCall('status', false));
-    wrapSetter(proto, 'type', 'Response', makeHeaderCall('type', false));
-    wrapMethod(proto, 'set', 'Response', makeHeaderCall('set', false));
-    wrapMethod(proto, 'redirect', 'Response', makeHeaderCall('redirect', true));
-    // an ES module app: lib/application.js is loaded without require(), and is still loading now
-    process.nextTick(() => {
-      try {
-        patchApplication(require.cache[require.resolve(basedir)]?.exports);
-      } catch {
-        // no main entry: hand-offs stay pending, ends keep their own sites
-      }
-    });
+/** Patches one of Koa's files (the list is in packages.ts). */
+export function patchKoa(file: string, exports: unknown, basedir: string): undefined {
+  const proto = exports as object;
+  if (file === '') {
+    patchApplication(exports);
     return undefined;
-  },
-};
+  }
+  if (file === 'lib/context.js') {
+    wrapMethod(proto, 'onerror', 'Context', makeOnerror);
+    return undefined;
+  }
+  wrapSetter(proto, 'body', 'Response', makeBody);
+  wrapSetter(proto, 'status', 'Response', makeHeaderCall('status', false));
+  wrapSetter(proto, 'type', 'Response', makeHeaderCall('type', false));
+  wrapMethod(proto, 'set', 'Response', makeHeaderCall('set', false));
+  wrapMethod(proto, 'redirect', 'Response', makeHeaderCall('redirect', true));
+  // an ES module app: lib/application.js is loaded without require(), and is still loading now
+  process.nextTick(() => {
+    try {
+      patchApplication(require.cache[require.resolve(basedir)]?.exports);
+    } catch {
+      // no main entry: hand-offs stay pending, ends keep their own sites
+    }
+  });
+  return undefined;
+}

@@ -1,7 +1,7 @@
 import { executionAsyncId } from 'node:async_hooks';
 import type { ViolationKind, ViolationReport } from '../types';
 import type { LateFacts, ReportFact, Vocabulary } from '../internal-types';
-import { captureStack } from '../core/callsite';
+import { captureStack } from '../core/capture-stack';
 import { NODE_ERRORS, nodeError, strictError } from '../core/errors';
 import { typeNameOf } from '../core/stream-type';
 import { DROP, PASS, THROW, modeAction, reportableDoubleEnd, type Action, type SiteOrigins } from '../core/verdict';
@@ -10,6 +10,7 @@ import { channels } from '../channels';
 import { asReporter, flags } from '../flags';
 import { armFor, missedCaptureNote } from './capture';
 import { streamImplementations } from './implementations';
+import { lazy } from '../lazy-load';
 import { ensureRecord } from './record';
 import { failed, type Hook } from './wrap';
 
@@ -93,9 +94,6 @@ function raiseOnNextTick(error: Error): void {
   });
 }
 
-// Formatting, classification and source reading run only when a violation is reported:
-// loaded then, not at preload (startup cost).
-let build: typeof import('../build/report') | undefined;
 
 /**
  * A late call was seen: decide what it is and what happens to it. Each step is one module's
@@ -121,8 +119,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
   const origins: SiteOrigins = { endByCode: false, lateByCode: false, endUser: false, lateUser: false, lateDirect: false };
   const type = facts.type ?? typeNameOf(facts.target);
   const report: ViolationReport = asReporter(() => {
-    build ??= require('../build/report') as typeof import('../build/report');
-    return build.buildReport(
+    return lazy().buildReport(
       {
         kind,
         target: facts.target,

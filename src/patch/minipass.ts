@@ -2,7 +2,6 @@ import * as path from 'node:path';
 import type { ViolationKind } from '../types';
 import { addStreamImplementation } from './implementations';
 import { makeForeignDestroy, makeForeignEnd, makeForeignWrite, shapesOf, writableGuardVocabulary, type Family } from './foreign-writable';
-import type { PackagePatch } from './modules';
 import { makePipe } from './pipe';
 import { wrapMethod } from './wrap';
 
@@ -47,7 +46,8 @@ function familyOf({ eof, destroyed, aborted }: Symbols): Family {
   };
 }
 
-function patchExports(_file: string, exports: unknown, basedir: string): undefined {
+/** Patches minipass's exports: its CJS build, or its ESM build's bindings (packages.ts). */
+export function patchMinipass(_file: string, exports: unknown, basedir: string): undefined {
   // 7.x: `export class Minipass` (and the CJS build's exports.Minipass); 3.x–4.x: the class is the module
   const Minipass = (typeof exports === 'function' ? exports : (exports as { Minipass?: unknown }).Minipass) as (new () => object) | undefined;
   if (typeof Minipass !== 'function' || typeof Minipass.prototype !== 'object') return undefined;
@@ -63,14 +63,3 @@ function patchExports(_file: string, exports: unknown, basedir: string): undefin
   wrapMethod(proto, 'pipe', 'minipass', makePipe);
   return undefined;
 }
-
-/**
- * minipass's CJS build (`require('minipass')`, require-in-the-middle) and its ESM build
- * (`import { Minipass } from 'minipass'`, esm.ts: Node with module.registerHooks).
- */
-export const minipassPatch: PackagePatch = {
-  name: 'minipass',
-  files: [''],
-  patch: patchExports,
-  esm: [{ file: 'dist/esm/index.js', bindings: ['Minipass'] }],
-};

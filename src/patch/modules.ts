@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { warnInternal } from '../stderr';
 import { installEsmHooks, uninstallEsmHooks, type EsmTarget } from './esm';
+import { watchRequires } from './require-watch';
 
 /** A package patched when the app loads it (any copy of it, CJS, or ESM importing its CJS files). */
 export interface PackagePatch {
@@ -30,6 +31,8 @@ export interface PackagePatch {
 type RitmHook = { unhook(): void };
 
 let hook: RitmHook | null = null;
+/** Between installPackagePatches() and uninstallPackagePatches(). */
+let watching = false;
 let patched = new WeakSet<object>();
 let onPatched: () => void = () => {};
 
@@ -120,11 +123,6 @@ function nearestManifest(start: string): Record<string, unknown> | null {
   }
 }
 
-type RequireFn = (this: unknown, id: string) => unknown;
-const moduleProto = (require('node:module') as { prototype: { require: RequireFn } }).prototype;
-let original: RequireFn | null = null;
-let trampoline: RequireFn | null = null;
-
 /** The package a bare require id names (`fastify/lib/x` → fastify, `@hono/node-server` → itself), or null. */
 function packageOf(id: string): string | null {
   if (id.startsWith('.') || id.startsWith('/') || id.startsWith('node:') || path.isAbsolute(id)) return null;
@@ -179,38 +177,33 @@ function startHook(installed: Installed): void {
  * the app's npm aliases are read at its first require() of a package, not at startup.
  */
 export function installPackagePatches(specs: readonly PackagePatch[], afterPatch: () => void = () => {}): void {
-  if (trampoline !== null || specs.length === 0) return;
+  if (watching || specs.length === 0) return;
+  watching = true;
   onPatched = afterPatch;
   let targets: Targets | null = null;
-  const first = moduleProto.require;
-  original = first;
-  trampoline = function require(this: unknown, id: string) {
-    if (hook === null && trampoline !== null && typeof id === 'string') {
-      const name = packageOf(id);
-      const parent = (this as { filename?: unknown } | null)?.filename;
-      if (name !== null || (typeof parent === 'string' && parent.includes(`${path.sep}node_modules${path.sep}`))) {
-        targets ??= targetsOf(specs);
-        if ((name !== null && targets.dirs.has(name)) || targets.inside(parent)) {
-          try {
-            startHook(targets.installed);
-          } catch (error) {
-            warnInternal('the package hook', error);
-          }
-          // once: require-in-the-middle now wraps us; this call goes through it so it is seen too
-          if (hook !== null) return moduleProto.require.apply(this, arguments as unknown as [string]);
-        }
-      }
-    }
-    return first.apply(this, arguments as unknown as [string]);
-  };
-  moduleProto.require = trampoline;
+  const nodeModules = `${path.sep}node_modules${path.sep}`;
   // copies loaded before start() (found by the packages' own names: an alias is not looked up
   // here, that would read the app's package.json at every preload): more may follow, so the
   // hook starts now
-  const markers = specs.map((s) => `${path.sep}node_modules${path.sep}${s.name}${path.sep}`);
+  const markers = specs.map((s) => `${nodeModules}${s.name}${path.sep}`);
   if (Object.keys(require.cache).some((f) => markers.some((m) => f.includes(m)))) {
     targets = targetsOf(specs);
     startHook(targets.installed);
+  } else {
+    watchRequires((id, parent) => {
+      if (hook !== null || !watching) return true;
+      const name = packageOf(id);
+      const from = (parent as { filename?: unknown } | null)?.filename;
+      if (name === null && !(typeof from === 'string' && from.includes(nodeModules))) return false;
+      targets ??= targetsOf(specs);
+      if ((name === null || !targets.dirs.has(name)) && !targets.inside(from)) return false;
+      try {
+        startHook(targets.installed);
+      } catch (error) {
+        warnInternal('the package hook', error);
+      }
+      return true;
+    });
   }
   installEsm(specs);
 }
@@ -228,11 +221,7 @@ function installEsm(specs: readonly PackagePatch[]): void {
 export function uninstallPackagePatches(): void {
   hook?.unhook();
   hook = null;
-  if (trampoline !== null && original !== null && moduleProto.require === trampoline) moduleProto.require = original;
-  // wrapped over by someone else since: the trampoline stays, as a pass-through (hook is null
-  // and `trampoline` no longer matches)
-  trampoline = null;
-  original = null;
+  watching = false;
   onPatched = () => {};
   uninstallEsmHooks();
   // the wrappers themselves are removed by unwrapAll(); a later start() patches again

@@ -1,4 +1,3 @@
-import stream = require('node:stream');
 import { promisify } from 'node:util';
 import { flags } from '../flags';
 import { captureSite } from './capture';
@@ -82,6 +81,7 @@ export function makePipeline(original: Function, hook: Hook): Function {
 }
 
 export function patchPipe(): void {
+  const stream = require('node:stream') as typeof import('node:stream');
   wrapMethod(stream.Readable.prototype, 'pipe', 'Readable', makePipe);
   wrapMethod(stream, 'pipeline', 'stream', makePipeline);
   // loaded now (a few hundred bytes of Node's own code) so that `const { pipeline } =

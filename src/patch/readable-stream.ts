@@ -4,7 +4,6 @@ import type { ViolationKind } from '../types';
 import { addStreamImplementation } from './implementations';
 import { NODE_DROPS } from './late';
 import { makeForeignDestroy, makeForeignEnd, makeForeignWrite, shapesOf, writableGuardVocabulary, type Family } from './foreign-writable';
-import type { PackagePatch } from './modules';
 import { makePipe, makePipeline } from './pipe';
 import { wrapMethod } from './wrap';
 
@@ -128,7 +127,8 @@ const V2_V3_FILES: Record<string, 'writable' | 'duplex' | 'readable' | 'pipeline
   'lib/internal/streams/pipeline.js': 'pipeline',
 };
 
-function patchFile(file: string, exports: unknown, basedir: string): unknown {
+/** Patches one file of a readable-stream copy (the list is in packages.ts). */
+export function patchReadableStream(file: string, exports: unknown, basedir: string): unknown {
   const major = majorOf(basedir);
   if (major === null) return undefined;
   const role = (major === 4 ? V4_FILES : V2_V3_FILES)[file];
@@ -161,14 +161,3 @@ function wrapBare(pipeline: Function, label: string): Function | undefined {
   const holder = { pipeline };
   return wrapMethod(holder, 'pipeline', label, makePipeline) ? holder.pipeline : undefined;
 }
-
-function readableStreamPatch(name: string): PackagePatch {
-  return { name, files: [...Object.keys(V4_FILES), ...Object.keys(V2_V3_FILES)], patch: patchFile };
-}
-
-/**
- * `readable-stream` under its own name, and under the npm alias names this project installs
- * (`readable-stream2`, `readable-stream3`): an alias is installed in a directory of its own name,
- * which is all require-in-the-middle matches on.
- */
-export const readableStreamPatches: readonly PackagePatch[] = ['readable-stream', 'readable-stream2', 'readable-stream3'].map(readableStreamPatch);

@@ -1,4 +1,4 @@
-import { Duplex, Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import type { ViolationKind } from '../types';
 import { FIRST_DESTROY, FIRST_END, type StreamRecord } from '../internal-types';
 import { lateKind } from '../core/detect';
@@ -75,6 +75,7 @@ function makeDestroy(original: Function, hook: Hook): Function {
 }
 
 export function patchWritable(): void {
+  const { Duplex, Readable, Writable } = require('node:stream') as typeof import('node:stream');
   // Duplex has its own copies of write/end (Node 20–26): patching Writable alone would miss
   // Transform, PassThrough, net.Socket and zlib streams.
   for (const [proto, label] of [

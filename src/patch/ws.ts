@@ -1,7 +1,6 @@
 import { FIRST_DESTROY, FIRST_END, FIRST_NONE, type StreamRecord, type Vocabulary } from '../internal-types';
 import type { ViolationKind } from '../types';
 import { lateCall, type LateShape } from './late';
-import type { PackagePatch } from './modules';
 import { ensureRecord, markDisconnected, recordEnd, recordOf } from './record';
 import { failed, idle, wrapMethod, type Hook } from './wrap';
 
@@ -127,7 +126,8 @@ function makeSend(method: 'send' | 'ping' | 'pong') {
     };
 }
 
-function patchWebSocket(_file: string, exports: unknown): undefined {
+/** Patches ws's lib/websocket.js (ws 8's ESM wrapper.mjs imports lib/stream.js first, whose require('./websocket') is seen). */
+export function patchWebSocket(_file: string, exports: unknown): undefined {
   const proto = (exports as { prototype?: object } | null)?.prototype;
   if (typeof exports !== 'function' || proto === undefined) return undefined;
   wrapMethod(proto, 'close', 'ws WebSocket', makeEnd('close'));
@@ -136,11 +136,3 @@ function patchWebSocket(_file: string, exports: unknown): undefined {
   for (const method of ['send', 'ping', 'pong'] as const) wrapMethod(proto, method, 'ws WebSocket', makeSend(method));
   return undefined;
 }
-
-function wsPatch(name: string): PackagePatch {
-  // ws 8's ESM wrapper.mjs imports lib/stream.js first, whose require('./websocket') is seen
-  return { name, files: ['lib/websocket.js'], patch: patchWebSocket };
-}
-
-/** `ws`, and `ws7` (the npm alias name this project installs ws 7 under). */
-export const wsPatches: readonly PackagePatch[] = ['ws', 'ws7'].map(wsPatch);

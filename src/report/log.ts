@@ -2,6 +2,7 @@ import type { Config } from '../types';
 import type { ReportFact } from '../internal-types';
 import { REPORTS_PER_SECOND } from '../core/throttle';
 import { channels } from '../channels';
+import { lazy } from '../lazy-load';
 import { writeStderr } from '../stderr';
 
 // The stderr reporter: one JSON object per line, or the pretty block, for each violation the
@@ -20,7 +21,7 @@ export function startLog(config: Config): void {
       if (report === null) overBudget++;
       else if (print === 0) notPrinted++;
       else if (config.log === 'json') writeStderr(JSON.stringify(report) + '\n');
-      else writeStderr((require('./pretty') as typeof import('./pretty')).formatPretty(report, print, config.dedupeWindow));
+      else writeStderr(lazy().formatPretty(report, print, config.dedupeWindow));
     } catch {
       // the log must never throw into the publisher (the host's late call)
     }

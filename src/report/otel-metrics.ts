@@ -3,7 +3,8 @@ import { channels } from '../channels';
 import { warnInternal } from '../stderr';
 import { packageVersion } from '../version';
 import { METER_NAME, METRIC_VIOLATIONS, METRIC_VIOLATIONS_UNIT } from '../semconv';
-import { metricAttributes, type Attributes } from './otel-attributes';
+import { lazy } from '../lazy-load';
+import type { Attributes } from './otel-attributes';
 import { REGISTRY_KEY } from './otel-registry';
 
 // The `endguard.violations` counter, on the MeterProvider the app registered with any copy of
@@ -43,7 +44,7 @@ function onReport(message: unknown): void {
   if (metrics === undefined) return;
   try {
     const { report, kind, target } = message as ReportFact;
-    counterOf(metrics).add(1, metricAttributes(kind, report, target));
+    counterOf(metrics).add(1, lazy().metricAttributes(kind, report, target));
   } catch (error) {
     stopOtelMetrics();
     warnInternal('the OpenTelemetry metrics reporter', error);

@@ -3,7 +3,8 @@ import { channels } from '../channels';
 import { warnInternal } from '../stderr';
 import { packageVersion } from '../version';
 import { ATTR_EXCEPTION_MESSAGE, EVENT_EXCEPTION, SPAN_NAME_PREFIX, TRACER_NAME } from '../semconv';
-import { exceptionAttributes, exceptionType, spanAttributes, type Attributes } from './otel-attributes';
+import { lazy } from '../lazy-load';
+import type { Attributes } from './otel-attributes';
 import { REGISTRY_KEY } from './otel-registry';
 
 // endguard talks to OpenTelemetry through the API's process-wide registry instead of
@@ -97,6 +98,7 @@ function onReport(message: unknown): void {
   const api = holder[REGISTRY_KEY];
   if (report === null || api === undefined || api.trace === undefined || api.context === undefined) return;
   try {
+    const { exceptionAttributes, exceptionType, spanAttributes } = lazy();
     const attributes = exceptionAttributes(report);
     const lateContext = api.context.active();
     const active = contextSpan(lateContext);

@@ -1,5 +1,6 @@
 import { FIRST_DESTROY, FIRST_END, FIRST_NONE, type Capture, type StreamRecord } from '../../internal-types';
-import { captureStack, resolveStack } from '../../core/callsite';
+import { captureStack } from '../../core/capture-stack';
+import { resolveStack } from '../../core/callsite';
 import { cancelOrigin, reasonLabel } from '../../core/web-cancel';
 import { channels } from '../../channels';
 import { flags } from '../../flags';

@@ -1,9 +1,9 @@
 import * as dc from 'node:diagnostics_channel';
-import Module = require('node:module');
-import stream = require('node:stream');
 import type * as web from 'node:stream/web';
 import { flags } from '../../flags';
 import { warnInternal, warnOnce } from '../../stderr';
+import { lazy } from '../../lazy-load';
+import { watchRequires } from '../require-watch';
 import { failed, idle, wrapMethod, type Hook } from '../wrap';
 
 // Web streams are not loaded at startup (Node 20–26) and endguard must not load them for an app
@@ -18,7 +18,7 @@ import { failed, idle, wrapMethod, type Hook } from '../wrap';
 //   streams; a toWeb also links the web side to its Node stream (links.ts), so that the end of
 //   one side names the call made on the other (a writer.close() that ends the Node stream a
 //   tick later, a cancel that destroys it);
-// - `require('node:stream/web')` (Module.prototype.require, a pass-through once patched);
+// - `require('node:stream/web')` (require-watch.ts, no longer watched once patched);
 // - an ESM `import ... from 'node:stream/web'` touches none of these: the first HTTP request
 //   and the first turns of the event loop look at whether the app loaded them (Node 20 loads an
 //   ES module graph over several turns; Node 22+ evaluates it before the first).
@@ -49,18 +49,18 @@ export function patchWebStreamsNow(): void {
   try {
     const api = require('node:stream/web') as typeof web;
     settleTriggers(api as unknown as Record<string, unknown>);
-    const internals = require('./internals') as typeof import('./internals');
-    if (internals.discoverInternals(api) === null) {
+    const code = lazy();
+    if (code.discoverInternals(api) === null) {
       warnOnce(
         'web-streams-shape',
         `endguard: Node ${process.version}'s web streams have an internal shape endguard does not know: late enqueue()/close() calls are reported without their end site, writers are not watched`,
       );
-      (require('./degraded') as typeof import('./degraded')).patchWithoutInternals(api);
+      code.patchWithoutInternals(api);
       return;
     }
-    (require('./readable') as typeof import('./readable')).patchReadable(api);
-    (require('./transform') as typeof import('./transform')).patchTransform(api);
-    (require('./writable') as typeof import('./writable')).patchWritableStreams(api);
+    code.patchReadable(api);
+    code.patchTransform(api);
+    code.patchWritableStreams(api);
   } catch (error) {
     warnInternal('web streams patch', error);
   }
@@ -85,17 +85,15 @@ function probeTurn(): void {
 
 const WEB_IDS = new Set(['stream/web', 'node:stream/web']);
 
-function makeRequire(original: Function, hook: Hook): Function {
-  return function require(this: unknown, id: unknown) {
-    if (patched || idle(hook) || !WEB_IDS.has(id as string)) return original.apply(this, arguments);
-    const exports = original.apply(this, arguments);
-    firstUse();
-    return exports;
-  };
+/** `require('node:stream/web')`: patched as it loads (require-watch.ts). */
+function onRequire(id: string): boolean {
+  if (patched) return true;
+  if (!WEB_IDS.has(id)) return false;
+  firstUse();
+  return true;
 }
 
 type Link = 'readable' | 'writable' | 'pair';
-let links: typeof import('./links') | undefined;
 
 function makeBridge(link: Link | null) {
   return (original: Function, hook: Hook): Function =>
@@ -105,7 +103,7 @@ function makeBridge(link: Link | null) {
       const result = original.apply(this, arguments);
       if (link !== null && patched) {
         try {
-          links ??= require('./links') as typeof import('./links');
+          const links = lazy().webLinks;
           if (links.ready()) links[link](result, node);
         } catch (error) {
           failed(hook, error);
@@ -115,7 +113,9 @@ function makeBridge(link: Link | null) {
     };
 }
 
-function patchBridges(): void {
+/** node:stream's statics: loaded with node:stream itself, patched with it (install.ts). */
+export function patchBridges(): void {
+  const stream = require('node:stream') as typeof import('node:stream');
   wrapMethod(stream.Readable, 'toWeb', 'Readable', makeBridge('readable'));
   wrapMethod(stream.Writable, 'toWeb', 'Writable', makeBridge('writable'));
   wrapMethod(stream.Duplex, 'toWeb', 'Duplex', makeBridge('pair'));
@@ -175,13 +175,12 @@ function installTriggers(): void {
 }
 
 export function installWebStreams(): void {
-  patchBridges();
   if (loaded()) {
     patchWebStreamsNow();
     return;
   }
   installTriggers();
-  wrapMethod(Module.prototype, 'require', 'Module', makeRequire);
+  watchRequires(onRequire);
   dc.subscribe(FIRST_REQUEST, onFirstRequest);
   turnsLeft = PROBE_TURNS;
   immediate = setImmediate(probeTurn);
@@ -193,6 +192,6 @@ export function uninstallWebStreams(): void {
   if (immediate !== null) clearImmediate(immediate);
   immediate = null;
   // the accessors left on globalThis only load the value once stopped (firstUse checks flags.enabled)
-  if (patched) (require('./internals') as typeof import('./internals')).forgetInternals();
+  if (patched) lazy().forgetInternals();
   patched = false;
 }
