@@ -94,7 +94,6 @@ function raiseOnNextTick(error: Error): void {
   });
 }
 
-
 /**
  * A late call was seen: decide what it is and what happens to it. Each step is one module's
  * decision: the throttle (budget, repeat, count, print), the report builder (sites, cause),
@@ -118,8 +117,8 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
   const lateCapture = captureStack(Math.max(flags.config.stackDepth, LATE_DEPTH), above);
   const origins: SiteOrigins = { endByCode: false, lateByCode: false, endUser: false, lateUser: false, lateDirect: false };
   const type = facts.type ?? typeNameOf(facts.target);
-  const report: ViolationReport = asReporter(() => {
-    return lazy().buildReport(
+  const report: ViolationReport = asReporter(() =>
+    lazy().buildReport(
       {
         kind,
         target: facts.target,
@@ -141,8 +140,8 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
         missedCapture: missedCaptureNote(),
       },
       origins,
-    );
-  });
+    ),
+  );
 
   if (kind === 'double-end' && !reportableDoubleEnd(origins, facts.record?.endCapture != null, type)) return passThrough;
 
@@ -159,16 +158,14 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
   }
 
   if (action !== THROW) return { action, error: null };
-  const error = strictError({ kind, method: facts.method, call: facts.call, endSite: report.endSite, note: report.endSiteNote ?? null }, above);
-  if (origins.lateDirect && origins.lateUser) return { action, error };
+  const strict = { kind, method: facts.method, call: facts.call, endSite: report.endSite, note: report.endSiteNote ?? null };
+  if (origins.lateDirect && origins.lateUser) return { action, error: strictError(strict, above) };
   // a call made by stream internals (a pipe writing to or ending its destination), or by a
   // dependency with no frame of the user's code below it (Fastify sending a handler's return
   // value): never throw inside code that is not the user's, where it is lost or swallowed;
   // raise it on the next tick, naming the code behind it
   const via = origins.lateDirect ? 'dependency' : 'internals';
-  raiseOnNextTick(
-    strictError({ kind, method: facts.method, call: facts.call, endSite: report.endSite, note: report.endSiteNote ?? null, lateSite: report.lateSite, via }, above),
-  );
+  raiseOnNextTick(strictError({ ...strict, lateSite: report.lateSite, via }, above));
   return passThrough;
 }
 

@@ -124,7 +124,7 @@ describe('classify: frameworks', () => {
 
 describe('config', () => {
   it('defaults, NODE_ENV=production → budget', () => {
-    expect(readConfig({}).config).toMatchObject({ mode: 'observe', log: 'pretty', capture: 'always', captureBudget: 10, stackDepth: 6 });
+    expect(readConfig({}).config).toMatchObject({ mode: 'observe', log: 'pretty', capture: 'always', captureBudget: 10, stackDepth: 4 });
     expect(readConfig({ NODE_ENV: 'production' }).config.capture).toBe('budget');
   });
   it('the capture budget takes decimals within bounds', () => {
@@ -144,7 +144,7 @@ describe('config', () => {
   it('programmatic options are validated like the environment', () => {
     const { config, warnings } = readConfig({}, { mode: 'enforce', stackDepth: 0 });
     expect(config.mode).toBe('enforce');
-    expect(config.stackDepth).toBe(6);
+    expect(config.stackDepth).toBe(4);
     expect(warnings).toHaveLength(1);
   });
 });
