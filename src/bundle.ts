@@ -6,3 +6,6 @@ export { startAgent, stopAgent } from './agent';
 export { preload } from './bootstrap';
 export { VIOLATION_CHANNEL } from './channels';
 export { tracerProviderRegistered } from './report/otel';
+
+// the modules dist/lazy.js shares with the preload (internals.ts)
+export * from './internals';

@@ -17,8 +17,9 @@ const VARIANTS = {
   bare: { args: [], env: {} },
   armed: { args: ['--require', REGISTER_CJS], env: { ENDGUARD_CAPTURE: 'armed' } },
   always: { args: ['--require', REGISTER_CJS], env: { ENDGUARD_CAPTURE: 'always' } },
-  // the production default: whatever NODE_ENV=production selects (the budget policy)
-  production: { args: ['--require', REGISTER_CJS], env: { NODE_ENV: 'production' } },
+  // the production default: the policy NODE_ENV=production selects (budget), set explicitly so
+  // that the app itself does not run in production mode while bare does not (Express differs)
+  production: { args: ['--require', REGISTER_CJS], env: { ENDGUARD_CAPTURE: 'budget' } },
   budget: { args: ['--require', REGISTER_CJS], env: { ENDGUARD_CAPTURE: 'budget' } },
   // the report micro-benchmark lifts the report budget through the agent's modules
   'always-unbundled': { args: ['--require', UNBUNDLED], env: { ENDGUARD_CAPTURE: 'always' } },

@@ -64,6 +64,11 @@ export class CaptureBudget {
     this.refillPerMs = (this.perSecondUs / 1000) * refillShare(utilization);
   }
 
+  /** Was the bucket empty when last refilled (the last end seen)? */
+  exhausted(): boolean {
+    return this.tokens <= 0;
+  }
+
   /** The end seen at `now`: may it capture its site on the budget alone? Refills and counts it. */
   allows(now: number): boolean {
     const elapsed = now - this.refilledAt;

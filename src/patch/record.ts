@@ -2,7 +2,7 @@ import { executionAsyncId } from 'node:async_hooks';
 import { FIRST_DESTROY, FIRST_END, FIRST_NONE, StreamRecord } from '../internal-types';
 import { channels } from '../channels';
 import { flags } from '../flags';
-import { captureSite } from './capture';
+import { captureSite, capturesNothing } from './capture';
 import { failed, type Hook } from './wrap';
 
 /** Returns its argument from the constructor, so a subclass's private field lands on any object. */
@@ -68,6 +68,7 @@ export function recordEnd(
 ): StreamRecord | undefined {
   try {
     if (channels.ended.hasSubscribers) channels.ended.publish(stream);
+    if (capturesNothing()) return undefined;
     const existing = recordOf(stream);
     if (existing !== undefined && existing.first !== FIRST_NONE) return existing;
     if (first === FIRST_END && existing !== undefined && existing.handoffCapture !== null && !existing.handoffPending) {

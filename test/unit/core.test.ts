@@ -208,6 +208,15 @@ describe('capture budget (controllable clock)', () => {
     expect(b.allows(300)).toBe(false);
     expect(b.allows(510)).toBe(true);
   });
+  it('says whether it was empty at the last end (nothing to mark for a saturated process)', () => {
+    const b = new CaptureBudget(10, 0);
+    expect(b.allows(0)).toBe(true);
+    expect(b.exhausted()).toBe(false);
+    b.charge(10);
+    expect(b.exhausted()).toBe(true);
+    expect(b.allows(500)).toBe(true); // refilled
+    expect(b.exhausted()).toBe(false);
+  });
   it('an outlier (a preemption, a GC) is charged as twice the typical capture at most', () => {
     const b = new CaptureBudget(11, 0);
     b.charge(10_000); // charged 2 × 5 + 1
