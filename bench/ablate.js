@@ -10,9 +10,9 @@ const dist = path.join(__dirname, '..', 'dist');
 const what = new Set(String(process.env.BENCH_ABLATE || '').split(',').filter(Boolean));
 
 if (what.has('nocapture')) {
-  const callsite = require(path.join(dist, 'core', 'callsite.js'));
+  const captures = require(path.join(dist, 'core', 'capture-stack.js'));
   const empty = () => ({});
-  callsite.captureStack = empty;
+  captures.captureStack = empty;
 }
 if (what.has('noasyncid')) {
   const hooks = require('node:async_hooks');

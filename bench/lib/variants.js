@@ -20,6 +20,11 @@ const VARIANTS = {
   // the production default: the policy NODE_ENV=production selects (budget), set explicitly so
   // that the app itself does not run in production mode while bare does not (Express differs)
   production: { args: ['--require', REGISTER_CJS], env: { ENDGUARD_CAPTURE: 'budget' } },
+  // ablation: how much of always's in-situ cost is the depth of the stack walk
+  'always-depth1': {
+    args: ['--require', REGISTER_CJS],
+    env: { ENDGUARD_CAPTURE: 'always', ENDGUARD_STACK_DEPTH: '1' },
+  },
   budget: { args: ['--require', REGISTER_CJS], env: { ENDGUARD_CAPTURE: 'budget' } },
   // the report micro-benchmark lifts the report budget through the agent's modules
   'always-unbundled': { args: ['--require', UNBUNDLED], env: { ENDGUARD_CAPTURE: 'always' } },
