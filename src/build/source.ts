@@ -32,6 +32,9 @@ export function sourceLine(file: string, line: number): string | null {
  */
 export function callExpressionAt(text: string, column: number): string | null {
   const start = column - 1;
+  // an async frame points at the `await` of its call: the awaited call's callee
+  const awaited = /^await\s+([A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)*)\s*\(/.exec(text.slice(start));
+  if (awaited !== null) return `${awaited[1]!.replace(/\s+/g, '')}(...)`;
   if (/^=(?!=)/.test(text.slice(start))) {
     const target = /([A-Za-z_$][\w$]*(?:\s*\.\s*[A-Za-z_$][\w$]*)+)\s*$/.exec(text.slice(0, start))?.[1];
     return target === undefined ? null : `${target.replace(/\s+/g, '')} = ...`;

@@ -41,3 +41,15 @@ export function reportableDoubleEnd(origins: SiteOrigins, endCaptured: boolean, 
   if (!endCaptured && type === 'ClientHttp2Stream') return false;
   return origins.endUser || origins.lateUser;
 }
+
+/** The calls that end a stream, in every family's words. */
+const ENDING_CALLS: ReadonlySet<string> = new Set(['end', 'close', 'terminate']);
+
+/**
+ * A stream the client's disconnect ended, ended again by a dependency with no frame of the
+ * user's code (Hono's streamSSE closes its body and its writer when the client goes away, and
+ * catches the errors): the library's own cleanup, not a bug of the app.
+ */
+export function reportableAfterDisconnect(origins: SiteOrigins, method: string, clientDisconnect: boolean): boolean {
+  return !clientDisconnect || origins.lateUser || !ENDING_CALLS.has(method);
+}

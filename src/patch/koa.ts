@@ -2,7 +2,7 @@ import type { LateFacts, Vocabulary } from '../internal-types';
 import { capturing } from './capture';
 import { lateCall, type LateShape } from './late';
 import { claimHandoff, dropHandoff, recordHandoff, recordOf } from './record';
-import { idle, wrapMethod, wrapSetter, type Hook } from './wrap';
+import { idle, wrapAccessor, wrapMethod, type Hook } from './wrap';
 
 // Koa 2 and 3 (lib/application.js, lib/response.js, lib/context.js). Koa answers from its own
 // respond() once the middleware chain has resolved: it ends the raw response with the body the
@@ -186,9 +186,9 @@ export function patchKoa(file: string, exports: unknown, basedir: string): undef
     wrapMethod(proto, 'onerror', 'Context', makeOnerror);
     return undefined;
   }
-  wrapSetter(proto, 'body', 'Response', makeBody);
-  wrapSetter(proto, 'status', 'Response', makeHeaderCall('status', false));
-  wrapSetter(proto, 'type', 'Response', makeHeaderCall('type', false));
+  wrapAccessor(proto, 'body', 'set', 'Response', makeBody);
+  wrapAccessor(proto, 'status', 'set', 'Response', makeHeaderCall('status', false));
+  wrapAccessor(proto, 'type', 'set', 'Response', makeHeaderCall('type', false));
   wrapMethod(proto, 'set', 'Response', makeHeaderCall('set', false));
   wrapMethod(proto, 'redirect', 'Response', makeHeaderCall('redirect', true));
   // an ES module app: lib/application.js is loaded without require(), and is still loading now

@@ -4,7 +4,7 @@ import type { LateFacts, ReportFact, Vocabulary } from '../internal-types';
 import { captureStack } from '../core/capture-stack';
 import { NODE_ERRORS, nodeError, strictError } from '../core/errors';
 import { typeNameOf } from '../core/stream-type';
-import { DROP, PASS, THROW, modeAction, reportableDoubleEnd, type Action, type SiteOrigins } from '../core/verdict';
+import { DROP, PASS, THROW, modeAction, reportableAfterDisconnect, reportableDoubleEnd, type Action, type SiteOrigins } from '../core/verdict';
 import { REPORTS_PER_SECOND, Throttle, dedupeKey } from '../core/throttle';
 import { channels } from '../channels';
 import { asReporter, flags } from '../flags';
@@ -144,6 +144,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
   );
 
   if (kind === 'double-end' && !reportableDoubleEnd(origins, facts.record?.endCapture != null, type)) return passThrough;
+  if (!reportableAfterDisconnect(origins, facts.method, report.cause === 'client-disconnect')) return passThrough;
 
   const stream = facts.stream ?? facts.target;
   const record = facts.record ?? ensureRecord(stream);

@@ -14,8 +14,9 @@ interface Wrapped {
   target: object;
   method: string | symbol;
   wrapper: Function;
-  /** An accessor's original descriptor (wrapSetter); absent for methods. */
+  /** An accessor's original descriptor and the wrapped half (wrapAccessor); absent for methods. */
   descriptor?: PropertyDescriptor;
+  part?: 'get' | 'set';
 }
 const wrapped: Wrapped[] = [];
 
@@ -70,12 +71,19 @@ export function wrapMethod(
 }
 
 /**
- * Wraps the setter of an own accessor property (Koa's `set body`), like wrapMethod: once, the
- * getter untouched, name and length kept, restored by stop(). shimmer wraps only methods.
+ * Wraps the getter or setter of an own accessor property (Koa's `set body`, TransformStream's
+ * `get writable`), like wrapMethod: once, the other half untouched, name and length kept,
+ * restored by stop(). shimmer wraps only methods.
  */
-export function wrapSetter(target: object, property: string, label: string, make: (original: Function, hook: Hook) => Function): boolean {
+export function wrapAccessor(
+  target: object,
+  property: string,
+  part: 'get' | 'set',
+  label: string,
+  make: (original: Function, hook: Hook) => Function,
+): boolean {
   const descriptor = Object.getOwnPropertyDescriptor(target, property);
-  const original = descriptor?.set;
+  const original = descriptor?.[part];
   if (descriptor === undefined || original === undefined || !descriptor.configurable || Object.prototype.hasOwnProperty.call(original, kWrapper)) {
     return false;
   }
@@ -85,8 +93,8 @@ export function wrapSetter(target: object, property: string, label: string, make
     Object.defineProperty(made, 'name', { value: original.name, configurable: true });
     Object.defineProperty(made, 'length', { value: original.length, configurable: true });
     Object.defineProperty(made, kWrapper, { value: hook });
-    Object.defineProperty(target, property, { ...descriptor, set: made as (value: unknown) => void });
-    wrapped.push({ target, method: property, wrapper: made, descriptor });
+    Object.defineProperty(target, property, { ...descriptor, [part]: made });
+    wrapped.push({ target, method: property, wrapper: made, descriptor, part });
     return true;
   } catch (error) {
     warnInternal(`wrapping ${hook.name}`, error);
@@ -96,11 +104,11 @@ export function wrapSetter(target: object, property: string, label: string, make
 
 /** Restores every original whose wrapper is still in place; the others become pass-throughs. */
 export function unwrapAll(): void {
-  for (const { target, method, wrapper, descriptor } of wrapped.splice(0)) {
+  for (const { target, method, wrapper, descriptor, part } of wrapped.splice(0)) {
     const hook = (wrapper as unknown as Record<symbol, Hook>)[kWrapper];
     if (hook !== undefined) hook.disabled = true;
-    if (descriptor !== undefined) {
-      if (Object.getOwnPropertyDescriptor(target, method)?.set === wrapper) Object.defineProperty(target, method, descriptor);
+    if (descriptor !== undefined && part !== undefined) {
+      if (Object.getOwnPropertyDescriptor(target, method)?.[part] === wrapper) Object.defineProperty(target, method, descriptor);
     } else if ((target as Record<string | symbol, unknown>)[method] === wrapper) shimmer.unwrap(target as Record<string | symbol, any>, method as string);
   }
   flags.active = null;

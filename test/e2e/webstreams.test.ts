@@ -88,6 +88,35 @@ const cases: Case[] = [
     }),
   ),
   {
+    // the encoder's readable side is what the server cancels; the pipe then cancels the source
+    fixture: 'webstreams/hono-sse.js',
+    args: ['text-encoder'],
+    kind: 'write-after-destroy',
+    type: 'ReadableStreamDefaultController',
+    method: 'enqueue',
+    endMethod: 'cancel',
+    cause: 'client-disconnect',
+    end: null,
+    late: ['late', 'controller.enqueue'],
+    enforce: { out: [{ client: { status: 200 } }, { health: { status: 200, body: 'ok' } }], code: 0 },
+    strict: { code: 1, stderr: /Error: endguard: enqueue\(\) after the stream was destroyed \(write-after-destroy; destroyed at an unknown site: no code ended this stream: the client closed the connection\)/ },
+  },
+  {
+    // Hono catches the rejection of its writer: the handler goes on in every mode
+    fixture: 'webstreams/hono-sse.js',
+    args: ['stream-sse'],
+    kind: 'write-after-destroy',
+    type: 'WritableStreamDefaultWriter',
+    method: 'write',
+    endMethod: 'cancel',
+    cause: 'client-disconnect',
+    end: null,
+    late: ['late-sse', 'await'],
+    hint: /^the HTTP client disconnected and the response closed before stream\.writeSSE\(\.\.\.\)/,
+    enforce: { out: [{ client: { status: 200 } }, { handler: 'done', aborted: false }, { health: { status: 200, body: 'ok' } }], code: 0 },
+    strict: { out: [{ client: { status: 200 } }, { handler: 'done', aborted: false }, { health: { status: 200, body: 'ok' } }], code: 0 },
+  },
+  {
     fixture: 'webstreams/transform-terminate.js',
     args: ['late'],
     kind: 'write-after-end',
@@ -354,6 +383,23 @@ describe('web streams: no report for a correct app', () => {
     expect(run.out).toEqual(bare.out);
     expect(run.code).toBe(0);
   }, 90_000);
+  it.each(['require', 'import'] as Preload[])(
+    "Hono's streamSSE with onAbort, client gone (--%s): Hono's own cleanup after the disconnect is not reported, strict included",
+    async (preload) => {
+      const [observe, strict, bare] = await Promise.all([
+        runFixture('webstreams/hono-sse.js', preload, { args: ['guarded'] }),
+        runFixture('webstreams/hono-sse.js', preload, { args: ['guarded'], env: { ENDGUARD_MODE: 'strict' } }),
+        runFixture('webstreams/hono-sse.js', 'none', { args: ['guarded'] }),
+      ]);
+      for (const run of [observe, strict]) {
+        expect(run.stderr).toBe('');
+        expect(run.reports).toHaveLength(0);
+        expect(run.out).toEqual(bare.out);
+        expect(run.code).toBe(0);
+      }
+      expect(bare.out).toEqual([{ client: { status: 200 } }, { handler: 'done', aborted: true }, { health: { status: 200, body: 'ok' } }]);
+    },
+  );
 });
 
 describe('web streams: capture policy', () => {

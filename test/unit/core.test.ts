@@ -4,7 +4,7 @@ import { classify, type ClassifyInput } from '../../src/core/classify';
 import { Throttle, dedupeKey } from '../../src/core/throttle';
 import { callExpressionAt } from '../../src/build/source';
 import { ArmedKeys, armKeyOf } from '../../src/core/arming';
-import { modeAction, reportableDoubleEnd } from '../../src/core/verdict';
+import { modeAction, reportableAfterDisconnect, reportableDoubleEnd } from '../../src/core/verdict';
 import { CaptureBudget, refillShare } from '../../src/core/capture-budget';
 import type { Frame, Vocabulary } from '../../src/internal-types';
 
@@ -79,6 +79,9 @@ describe('callExpressionAt', () => {
     expect(callExpressionAt("    res.status(400).json({ a: 1 })", 21)).toBe('res.json(...)');
     expect(callExpressionAt('  res.end()', 7)).toBe('res.end(...)');
     expect(callExpressionAt('  pipeline(a, b)', 3)).toBe('pipeline(...)');
+  });
+  it('an async frame points at the `await`: the awaited call is named', () => {
+    expect(callExpressionAt('    await stream.writeSSE({ data })', 5)).toBe('stream.writeSSE(...)');
   });
   it('keeps the receiver\'s property path, without the chained calls', () => {
     expect(callExpressionAt("  ctx.res.end('x')", 11)).toBe('ctx.res.end(...)');
@@ -255,6 +258,13 @@ describe('verdict', () => {
     expect(reportableDoubleEnd({ ...all, endByCode: false }, true, 'Writable')).toBe(false);
     expect(reportableDoubleEnd({ ...all, endByCode: false }, false, 'ClientHttp2Stream')).toBe(false);
     expect(reportableDoubleEnd({ ...all, endUser: false, lateUser: false }, true, 'Socket')).toBe(false);
+  });
+  it('after a client disconnect, a close made by a dependency alone is its own cleanup', () => {
+    const dependency = { endByCode: false, lateByCode: true, endUser: false, lateUser: false, lateDirect: true };
+    expect(reportableAfterDisconnect(dependency, 'close', true)).toBe(false);
+    expect(reportableAfterDisconnect(dependency, 'enqueue', true)).toBe(true);
+    expect(reportableAfterDisconnect({ ...dependency, lateUser: true }, 'close', true)).toBe(true);
+    expect(reportableAfterDisconnect(dependency, 'close', false)).toBe(true);
   });
 });
 

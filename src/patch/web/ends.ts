@@ -49,6 +49,13 @@ const pipedSignals = new WeakSet<object>();
 const abortSites = new WeakMap<object, Capture>();
 /** Bridges made by Readable.toWeb / Writable.toWeb / Duplex.toWeb: the web side → its Node stream. */
 const nodeSideOf = new WeakMap<object, object>();
+/**
+ * A TransformStream's writable side → its readable side's controller. Node errors the writable
+ * side from its own code when the readable side is cancelled (a server adapter cancelling the
+ * body of `body.pipeThrough(new TextEncoderStream())`, Hono's streamSSE): no wrapper sees that
+ * end, the cancel on the other side is it. Linked when the writable side is read.
+ */
+const readableSides = new WeakMap<object, object>();
 /** Until the app makes its first bridge, no end looks one up. */
 let anyBridge = false;
 
@@ -187,8 +194,10 @@ export function refineEnd(holder: object, record: StreamRecord | undefined): Str
   if (hasUserFrame(record.endCapture, method)) return record;
   const pipe = x.pipe;
   if (method === 'cancel' && pipe !== null) {
-    if (pipe.dest !== null) resolveOrigin(pipe.dest);
-    const destRecord = pipe.dest === null ? undefined : recordOf(pipe.dest);
+    // a TransformStream's writable side errored by its readable side's cancel: that cancel
+    const dest = pipe.dest === null ? null : (cancelledReadableSide(pipe.dest) ?? pipe.dest);
+    if (dest !== null) resolveOrigin(dest);
+    const destRecord = dest === null ? undefined : recordOf(dest);
     if (destRecord?.clientDisconnect === true) {
       record.clientDisconnect = true;
       record.endTime = destRecord.endTime;
@@ -216,6 +225,22 @@ export function refineEnd(holder: object, record: StreamRecord | undefined): Str
     record.endMethod = nodeRecord.endMethod;
   }
   return record;
+}
+
+/** `writable` is the writable side of a TransformStream whose readable side's controller is `readableController`. */
+export function linkTransformSides(writable: object, readableController: object): void {
+  if (!readableSides.has(writable)) readableSides.set(writable, readableController);
+}
+
+/**
+ * Where the end of a TransformStream's writable side is kept when no wrapper saw one: a cancel
+ * of its readable side (the writable side was errored by it), or undefined.
+ */
+export function cancelledReadableSide(writable: object): object | undefined {
+  if ((recordOf(writable)?.first ?? FIRST_NONE) !== FIRST_NONE) return undefined;
+  const side = readableSides.get(writable);
+  if (side === undefined) return undefined;
+  return (recordOf(side)?.first ?? FIRST_NONE) !== FIRST_NONE || cancelPending(side) ? side : undefined;
 }
 
 // ---- bridges: a web stream made from a Node stream, and its Node side

@@ -137,8 +137,13 @@ function writableOfPair(pair: unknown): unknown {
   const state = (pair as Record<symbol, { writable?: unknown } | undefined>)[kState];
   if (state !== undefined && state !== null && typeof state === 'object') return state.writable ?? null;
   const own = Object.getOwnPropertyDescriptor(pair, 'writable');
-  return own !== undefined && 'value' in own ? own.value : null;
+  if (own !== undefined) return 'value' in own ? own.value : null;
+  // Node's own pairs keep their TransformStream in a private field: their getter is Node's
+  return nodePairs.has(Object.getPrototypeOf(pair)) ? (pair as { writable?: unknown }).writable : null;
 }
+
+/** The prototypes of Node's TextEncoderStream, TextDecoderStream, CompressionStream, DecompressionStream. */
+const nodePairs = new Set<unknown>();
 
 function notePipe(hook: Hook, source: object, pair: unknown, through: boolean, options: unknown, above: Function): void {
   try {
@@ -191,6 +196,9 @@ function makeAbort(signalGetter: (this: object) => unknown) {
 }
 
 export function patchReadable(api: typeof web): void {
+  for (const pair of [api.TextEncoderStream, api.TextDecoderStream, api.CompressionStream, api.DecompressionStream]) {
+    if (typeof pair === 'function') nodePairs.add(pair.prototype);
+  }
   for (const [controller, label, byte] of [
     [api.ReadableStreamDefaultController, 'ReadableStreamDefaultController', false],
     [api.ReadableByteStreamController, 'ReadableByteStreamController', true],

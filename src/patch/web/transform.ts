@@ -1,9 +1,9 @@
 import type * as web from 'node:stream/web';
 import { FIRST_DESTROY, FIRST_END, FIRST_NONE } from '../../internal-types';
 import { recordOf } from '../record';
-import { idle, wrapMethod, type Hook } from '../wrap';
-import { cancelPending, recordWebEnd } from './ends';
-import { OPEN, UNKNOWN, readableControllerOf, webInternals, readableStanding, writableOf, type ReadableStanding } from './internals';
+import { failed, idle, wrapAccessor, wrapMethod, type Hook } from '../wrap';
+import { cancelPending, linkTransformSides, recordWebEnd } from './ends';
+import { OPEN, UNKNOWN, canonicalWritable, controllerOf, readableControllerOf, webInternals, readableStanding, writableOf, type ReadableStanding } from './internals';
 import { IGNORED, THROWING, lateWebCall, webKind, type WebLate } from './late';
 import type { LateShape } from '../late';
 
@@ -95,7 +95,27 @@ function makeError(original: Function, hook: Hook): Function {
   return wrapper;
 }
 
+/** `get writable`: links the writable side to the readable side's controller (see linkTransformSides). */
+function makeWritableGetter(original: Function, hook: Hook): Function {
+  const kState = webInternals()!.kState;
+  return function (this: object) {
+    const writable: unknown = original.call(this);
+    if (!idle(hook)) {
+      try {
+        const stream = canonicalWritable(writable);
+        const readable = (this as Record<symbol, { readable?: object } | undefined>)?.[kState]?.readable;
+        const controller = readable === undefined ? undefined : controllerOf(readable);
+        if (stream !== undefined && controller !== undefined) linkTransformSides(stream, controller);
+      } catch (error) {
+        failed(hook, error);
+      }
+    }
+    return writable;
+  };
+}
+
 export function patchTransform(api: typeof web): void {
+  wrapAccessor(api.TransformStream.prototype, 'writable', 'get', 'TransformStream', makeWritableGetter);
   const proto = api.TransformStreamDefaultController.prototype;
   wrapMethod(proto, 'enqueue', 'TransformStreamDefaultController', makeEnqueue);
   wrapMethod(proto, 'terminate', 'TransformStreamDefaultController', makeTerminate);

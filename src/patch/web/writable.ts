@@ -2,7 +2,7 @@ import type * as web from 'node:stream/web';
 import { FIRST_DESTROY, FIRST_END } from '../../internal-types';
 import { recordOf } from '../record';
 import { idle, wrapMethod, type Hook } from '../wrap';
-import { recordCancel, recordWebEnd } from './ends';
+import { cancelledReadableSide, recordCancel, recordWebEnd } from './ends';
 import { ERRORED, OPEN, UNKNOWN, canonicalWritable, streamOf, webInternals, writableLocked, writableStanding, type WritableStanding } from './internals';
 import { REJECTING, lateWebCall, webKind, type WebLate } from './late';
 
@@ -11,12 +11,15 @@ import { REJECTING, lateWebCall, webKind, type WebLate } from './late';
 // The ends are kept on the WritableStream: writers are released and acquired again.
 
 function writableLate(target: object, stream: object, standing: WritableStanding, method: string): WebLate {
-  const record = recordOf(stream);
+  // errored by a cancel of its TransformStream's readable side: that cancel is the end
+  const readableSide = standing === ERRORED ? cancelledReadableSide(stream) : undefined;
+  const holder = readableSide ?? stream;
+  const record = recordOf(holder);
   return {
     kind: webKind(record, standing, method === 'close'),
     target,
     method,
-    holder: stream,
+    holder,
     record,
     side: 'writer',
     stateEnd: standing === ERRORED ? null : 'close',
