@@ -58,6 +58,12 @@ const HINTS: Record<HintId, (c: HintContext) => string> = {
   'returned-after-send': (c) => `the framework sent a value returned (or an error thrown) after ${c.endCall}: return nothing after sending`,
 };
 
+/** The hints whose response wording does not fit a plain stream (a socket, a file, a logger). */
+const STREAM_HINTS: Partial<Record<HintId, (c: HintContext) => string>> = {
+  'late-callback': (c) =>
+    `a callback wrote after ${c.endCall}: check ${c.target}.writableEnded before ${c.lateCall}, or cancel the pending work when the stream ends`,
+};
+
 /** `ctx.res` of `ctx.res.end(...)`, `ctx` of `ctx.body = ...`: what the call is made on. */
 function receiverOf(call: string | null, vocabulary: Vocabulary): string {
   const member = call === null ? '' : call.replace(/(\(\.\.\.\)| = \.\.\.)$/, '');
@@ -155,6 +161,6 @@ export function classify(input: ClassifyInput): Classification {
     lateCall: input.lateCall ?? `the late ${target}.${input.method}()`,
     flusher: input.endCall ?? `${target}.${input.headersFlushedBy ?? 'writeHead'}(...)`,
   };
-  const word = vocabulary.hints?.[hint] ?? HINTS[hint];
+  const word = vocabulary.hints?.[hint] ?? (vocabulary.response ? undefined : STREAM_HINTS[hint]) ?? HINTS[hint];
   return { cause, hint: word(context) };
 }

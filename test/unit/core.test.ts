@@ -40,6 +40,14 @@ describe('classify', () => {
     const c = classify({ ...base, endFrames: [frame('/a.js', 3, 1)], lateFrames: [frame('/a.js', 4, 1)], between: ['res.send(1)', 'res.send(2)'] });
     expect(c.cause).toBe('double-send');
   });
+  it('a late callback on a plain stream (a socket, a logger) is worded for a stream', () => {
+    const input = { ...base, vocabulary: { receiver: 'stream', response: false }, sameExecution: false, endCall: 'sock.end(...)', lateCall: 'sock.write(...)' };
+    const c = classify({ ...input, endFrames: [frame('/a.js', 3, 2)], lateFrames: [frame('/a.js', 5, 4)] });
+    expect(c).toEqual({
+      cause: 'late-callback',
+      hint: 'a callback wrote after sock.end(...): check sock.writableEnded before sock.write(...), or cancel the pending work when the stream ends',
+    });
+  });
   it('anonymous functions are told apart by where they start', () => {
     const c = classify({ ...base, sameExecution: false, endFrames: [frame('/a.js', 3, 2)], lateFrames: [frame('/a.js', 5, 4)] });
     expect(c.cause).toBe('late-callback');
