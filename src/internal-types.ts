@@ -69,6 +69,8 @@ export type HintId =
   | 'client-disconnect'
   | 'destroyed'
   | 'pipe-and-end'
+  /** the app ended the destination while a pipe into it was still writing */
+  | 'ended-under-pipe'
   | 'pipe-multiple-sources'
   | 'pipe-ended'
   | 'double-end'

@@ -40,6 +40,8 @@ const HINTS: Record<HintId, (c: HintContext) => string> = {
     `the client disconnected before ${c.lateCall}: stop on ${c.target}.on('close', ...) or check ${c.target}.destroyed before writing`,
   destroyed: (c) => `${c.target} was destroyed before ${c.lateCall}: check ${c.target}.destroyed before writing`,
   'pipe-and-end': () => 'the pipe ends the destination when the source ends: remove the explicit end(), or pipe(dest, { end: false })',
+  'ended-under-pipe': (c) =>
+    `${c.endCall} ended ${c.target} while a pipe was still writing into it: unpipe or destroy the source before ending ${c.target}, or use stream.pipeline(...) and end in its callback`,
   'pipe-multiple-sources': () =>
     'several sources are piped into one destination and the first to finish ends it: pipe with { end: false } and end once, after all sources',
   'pipe-ended': (c) =>
@@ -117,6 +119,8 @@ export function causeOf(input: ClassifyInput): { cause: Cause; hint: HintId } {
     return { cause: 'pipe-multiple-sources', hint: 'pipe-multiple-sources' };
   }
   if (input.endFromPipe) return { cause: 'pipe-ended', hint: 'pipe-ended' };
+  // the pipe's next write after an explicit end: the pipe and the end() on one destination
+  if (input.lateFromPipe && kind === 'write-after-end') return { cause: 'pipe-and-end', hint: 'ended-under-pipe' };
   if (kind === 'double-end') return { cause: 'double-end', hint: 'double-end' };
   // Koa responds after the middleware chain resolved: a call after that ran outside the chain
   if (input.endHandedOff && input.vocabulary.respondsAfterChain === true) {
@@ -153,7 +157,8 @@ export function causeOf(input: ClassifyInput): { cause: Cause; hint: HintId } {
 export function classify(input: ClassifyInput): Classification {
   const { cause, hint } = causeOf(input);
   const { vocabulary } = input;
-  const target = receiverOf(input.lateCall ?? input.endCall, vocabulary);
+  // a pipe's late write is made on the destination, not on the source of the pipe() call
+  const target = receiverOf(input.lateFromPipe ? (input.endCall ?? input.lateCall) : (input.lateCall ?? input.endCall), vocabulary);
   const context: HintContext = {
     target,
     method: input.method,

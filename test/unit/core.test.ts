@@ -62,6 +62,13 @@ describe('classify', () => {
     const c = classify({ ...base, sameExecution: false, endFrames: [frame('/a.js', 3, 2)], lateFrames: [frame('/a.js', 9, 8), emit] });
     expect(c.cause).toBe('late-subscriber');
   });
+  it("the pipe's write after the app's own end() → pipe-and-end, worded for the pipe", () => {
+    const c = classify({ ...base, method: 'write', lateFromPipe: true, endFrames: [frame('/a.js', 3, 1)], lateFrames: [frame('/a.js', 9, 1)], lateCall: 'src.pipe(...)' });
+    expect(c).toEqual({
+      cause: 'pipe-and-end',
+      hint: 'res.end(...) ended res while a pipe was still writing into it: unpipe or destroy the source before ending res, or use stream.pipeline(...) and end in its callback',
+    });
+  });
   it('pipes and disconnects win over call positions', () => {
     expect(classify({ ...base, endFromPipe: true, pipeCount: 1 }).cause).toBe('pipe-ended');
     expect(classify({ ...base, endFromPipe: true, pipeCount: 2 }).cause).toBe('pipe-multiple-sources');
