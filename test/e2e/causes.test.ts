@@ -80,6 +80,17 @@ const cases: Case[] = [
     client: { status: 200, body: 'line 1\nline 2\n' },
   },
   {
+    fixture: 'ended-under-pipe.js',
+    kind: 'write-after-end',
+    type: 'ServerResponse',
+    method: 'write',
+    cause: 'pipe-and-end',
+    end: ['end', 'res.end'],
+    late: ['late', 'feed.pipe'],
+    hint: /^res\.end\(\.\.\.\) ended res while a pipe was still writing into it: unpipe or destroy the source before ending res/,
+    client: { status: 200, body: 'row 1\n-- cut --\n' },
+  },
+  {
     fixture: 'pipeline-then-write.js',
     kind: 'write-after-end',
     type: 'ServerResponse',
