@@ -2,14 +2,15 @@
 // Where the agent's time goes: the hello-world (or express) server under a variant with
 // --cpu-prof, loaded by autocannon, then the profile summarized: self time per function, and
 // the time spent inside endguard's frames (inclusive) per endguard function.
-// Usage: node bench/profile.js [--variant=always] [--app=hello] [--duration=10]
+// Usage: node bench/profile.js [--variant=always] [--app=hello] [--duration=10] [--rate=0] [--connections=100]
+// --rate: a fixed offered load in req/s (autocannon overallRate), e.g. --rate=1000 --connections=10
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const C = require('./lib/common');
 const { startServer, stopServer, load } = require('./http');
 
-const opts = C.readOptions({ variant: 'always', app: 'hello', duration: 10, connections: 100, top: 25 });
+const opts = C.readOptions({ variant: 'always', app: 'hello', duration: 10, connections: 100, rate: 0, top: 25 });
 const DIST = path.join(C.ROOT, 'dist') + path.sep;
 
 function short(url) {
@@ -77,8 +78,8 @@ async function main() {
   C.pinSelf(1);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'endguard-prof-'));
   const server = await startServer(opts.app, opts.variant, ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-interval', '100']);
-  await load(server.port, 2, Number(opts.connections)); // warm-up
-  const result = await load(server.port, Number(opts.duration), Number(opts.connections));
+  await load(server.port, 2, Number(opts.connections), Number(opts.rate)); // warm-up
+  const result = await load(server.port, Number(opts.duration), Number(opts.connections), Number(opts.rate));
   await stopServer(server);
   const file = fs.readdirSync(dir).find((f) => f.endsWith('.cpuprofile'));
   if (!file) throw new Error('no profile written');
