@@ -102,6 +102,20 @@ const cases: Case[] = [
     strict: { code: 1, stderr: /Error: endguard: enqueue\(\) after the stream was destroyed \(write-after-destroy; destroyed at an unknown site: no code ended this stream: the client closed the connection\)/ },
   },
   {
+    // two pipes: the disconnect is carried back along both
+    fixture: 'webstreams/hono-sse.js',
+    args: ['two-hops'],
+    kind: 'write-after-destroy',
+    type: 'ReadableStreamDefaultController',
+    method: 'enqueue',
+    endMethod: 'cancel',
+    cause: 'client-disconnect',
+    end: null,
+    late: ['late', 'controller.enqueue'],
+    enforce: { out: [{ client: { status: 200 } }, { health: { status: 200, body: 'ok' } }], code: 0 },
+    strict: { code: 1, stderr: /Error: endguard: enqueue\(\) after the stream was destroyed \(write-after-destroy; destroyed at an unknown site: no code ended this stream: the client closed the connection\)/ },
+  },
+  {
     // Hono catches the rejection of its writer: the handler goes on in every mode
     fixture: 'webstreams/hono-sse.js',
     args: ['stream-sse'],

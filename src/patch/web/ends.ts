@@ -195,9 +195,11 @@ export function refineEnd(holder: object, record: StreamRecord | undefined): Str
   const pipe = x.pipe;
   if (method === 'cancel' && pipe !== null) {
     // a TransformStream's writable side errored by its readable side's cancel: that cancel
-    const dest = pipe.dest === null ? null : (cancelledReadableSide(pipe.dest) ?? pipe.dest);
+    const side = pipe.dest === null ? undefined : cancelledReadableSide(pipe.dest);
+    const dest = side ?? pipe.dest;
     if (dest !== null) resolveOrigin(dest);
-    const destRecord = dest === null ? undefined : recordOf(dest);
+    // that side is itself a pipe's source (a chain of pipeThrough): what cancelled it, first
+    const destRecord = side !== undefined ? refineEnd(side, recordOf(side)) : dest === null ? undefined : recordOf(dest);
     if (destRecord?.clientDisconnect === true) {
       record.clientDisconnect = true;
       record.endTime = destRecord.endTime;
