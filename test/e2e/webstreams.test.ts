@@ -131,6 +131,18 @@ const cases: Case[] = [
     strict: { out: [{ client: { status: 200 } }, { handler: 'done', aborted: false }, { health: { status: 200, body: 'ok' } }], code: 0 },
   },
   {
+    fixture: 'webstreams/chain-cancel.js',
+    kind: 'write-after-destroy',
+    type: 'ReadableStreamDefaultController',
+    method: 'enqueue',
+    endMethod: 'cancel',
+    cause: 'destroyed',
+    end: ['end', 'reader.cancel'],
+    late: ['late', 'controller.enqueue'],
+    enforce: { out: [{ late: 'accepted' }] },
+    strict: { out: [{ late: 'ERR_ENDGUARD_WRITE_AFTER_DESTROY' }] },
+  },
+  {
     fixture: 'webstreams/transform-terminate.js',
     args: ['late'],
     kind: 'write-after-end',

@@ -211,6 +211,14 @@ export function refineEnd(holder: object, record: StreamRecord | undefined): Str
       record.endMethod = 'abort';
       return record;
     }
+    // the app ended the pipe's destination side first (reader.cancel() at the end of a chain,
+    // writer.abort()): that call is the end site, not the pipe
+    const destMethod = destRecord?.endMethod ?? 'end';
+    if (destRecord !== undefined && destRecord.endCapture !== null && hasUserFrame(destRecord.endCapture, destMethod)) {
+      record.endCapture = destRecord.endCapture;
+      record.endMethod = destMethod;
+      return record;
+    }
     if (pipe.capture !== null) record.endCapture = pipe.capture;
     return record;
   }
