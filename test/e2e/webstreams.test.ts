@@ -87,34 +87,23 @@ const cases: Case[] = [
       strict: { code: 1, stderr: /Error: endguard: enqueue\(\) after the stream was destroyed \(write-after-destroy; destroyed at an unknown site: no code ended this stream: the client closed the connection\)/ },
     }),
   ),
-  {
-    // the encoder's readable side is what the server cancels; the pipe then cancels the source
-    fixture: 'webstreams/hono-sse.js',
-    args: ['text-encoder'],
-    kind: 'write-after-destroy',
-    type: 'ReadableStreamDefaultController',
-    method: 'enqueue',
-    endMethod: 'cancel',
-    cause: 'client-disconnect',
-    end: null,
-    late: ['late', 'controller.enqueue'],
-    enforce: { out: [{ client: { status: 200 } }, { health: { status: 200, body: 'ok' } }], code: 0 },
-    strict: { code: 1, stderr: /Error: endguard: enqueue\(\) after the stream was destroyed \(write-after-destroy; destroyed at an unknown site: no code ended this stream: the client closed the connection\)/ },
-  },
-  {
-    // two pipes: the disconnect is carried back along both
-    fixture: 'webstreams/hono-sse.js',
-    args: ['two-hops'],
-    kind: 'write-after-destroy',
-    type: 'ReadableStreamDefaultController',
-    method: 'enqueue',
-    endMethod: 'cancel',
-    cause: 'client-disconnect',
-    end: null,
-    late: ['late', 'controller.enqueue'],
-    enforce: { out: [{ client: { status: 200 } }, { health: { status: 200, body: 'ok' } }], code: 0 },
-    strict: { code: 1, stderr: /Error: endguard: enqueue\(\) after the stream was destroyed \(write-after-destroy; destroyed at an unknown site: no code ended this stream: the client closed the connection\)/ },
-  },
+  // the server cancels the encoder's readable side; the pipe then cancels the source (two-hops:
+  // through a framing TransformStream first, the disconnect carried back along both pipes)
+  ...['text-encoder', 'two-hops'].map(
+    (scenario): Case => ({
+      fixture: 'webstreams/hono-sse.js',
+      args: [scenario],
+      kind: 'write-after-destroy',
+      type: 'ReadableStreamDefaultController',
+      method: 'enqueue',
+      endMethod: 'cancel',
+      cause: 'client-disconnect',
+      end: null,
+      late: ['late', 'controller.enqueue'],
+      enforce: { out: [{ client: { status: 200 } }, { health: { status: 200, body: 'ok' } }], code: 0 },
+      strict: { code: 1, stderr: /Error: endguard: enqueue\(\) after the stream was destroyed \(write-after-destroy; destroyed at an unknown site: no code ended this stream: the client closed the connection\)/ },
+    }),
+  ),
   {
     // Hono catches the rejection of its writer: the handler goes on in every mode
     fixture: 'webstreams/hono-sse.js',
