@@ -4,7 +4,7 @@ import { asReporter } from '../flags';
 import { END, WRITE, lateCall, type LateShape } from './late';
 import { recordEnd, recordOf } from './record';
 import { responseFacts } from './response';
-import { failed, idle, wrapMethod, type Hook } from './wrap';
+import { failed, idle, wrapExported, type Hook } from './wrap';
 
 // The `compression` middleware (1.x) replaces res.write and res.end ON THE INSTANCE, per
 // request, before calling next(). Once it compresses a response, the user's res.end() only
@@ -110,13 +110,11 @@ function makeFactory(original: Function, hook: Hook): Function {
   };
 }
 
-/** The module exports the factory itself: the wrapped one replaces it, with its own properties (filter). */
-/** Patches compression's exports (the factory itself: its wrapper replaces it). */
+/** Patches compression's exports: the factory itself, which its wrapper replaces, with its own properties (filter). */
 export function patchCompression(_file: string, exports: unknown): unknown {
   if (typeof exports !== 'function') return undefined;
-  const holder = { compression: exports };
-  if (!wrapMethod(holder, 'compression', 'compression', makeFactory)) return undefined;
-  const factory = holder.compression as Function;
+  const factory = wrapExported(exports, 'compression', 'compression', makeFactory);
+  if (factory === undefined) return undefined;
   for (const key of Object.keys(exports)) (factory as unknown as Record<string, unknown>)[key] = (exports as unknown as Record<string, unknown>)[key];
   return factory;
 }

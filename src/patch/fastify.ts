@@ -3,9 +3,9 @@ import { FIRST_NONE, type LateFacts, type StreamRecord, type Vocabulary } from '
 import { lateKind } from '../core/detect';
 import { NODE_ERRORS } from '../core/errors';
 import { flags } from '../flags';
-import { lateCall, type LateShape } from './late';
+import { lateCall, raiseOnNextTick, type LateShape } from './late';
 import { recordHandoff, recordOf } from './record';
-import { idle, wrapMethod, type Hook } from './wrap';
+import { idle, wrapExported, wrapMethod, type Hook } from './wrap';
 
 // Fastify 4 and 5 (lib/reply.js; lib/wrapThenable.js in 4, lib/wrap-thenable.js in 5). A send
 // on a reply already sent is dropped by Fastify itself: reply.send() logs FST_ERR_REP_ALREADY_SENT
@@ -63,12 +63,10 @@ let redirecting: object | null = null;
 /** strict errors already raised: Fastify may hand one back both as a send(err) and as a rejection. */
 const raised = new WeakSet<object>();
 
-function raiseOnNextTick(error: object): void {
+function raiseOnce(error: object): void {
   if (raised.has(error)) return;
   raised.add(error);
-  process.nextTick(() => {
-    throw error;
-  });
+  raiseOnNextTick(error);
 }
 
 /** The errors Node raises at the late calls the response wrappers report. */
@@ -181,7 +179,7 @@ function makeSend(symbols: () => FastifySymbols | undefined) {
       // strict: a handler threw the late send's error and Fastify, which swallows errors once the
       // reply is sent, is sending it: raise it where a test sees it
       if (thrown.has(payload as object)) {
-        raiseOnNextTick(payload as object);
+        raiseOnce(payload as object);
         return this;
       }
       if (raw.writableEnded !== true) {
@@ -225,7 +223,7 @@ function makeWrapThenable(original: Function, hook: Hook): Function {
   return function wrapThenable(this: unknown, thenable: unknown) {
     if (!idle(hook) && flags.config.mode === 'strict' && thenable instanceof Promise) {
       thenable.then(undefined, (error: unknown) => {
-        if (thrown.has(error as object)) raiseOnNextTick(error as object);
+        if (thrown.has(error as object)) raiseOnce(error as object);
       });
     }
     return original.apply(this, arguments);
@@ -247,8 +245,7 @@ export function patchFastify(file: string, exports: unknown, basedir: string): u
     wrapMethod(proto, 'redirect', 'Reply', makeRedirect);
     return undefined;
   }
-  // module.exports is the function itself: wrapped through a holder, the wrapper replaces it
+  // module.exports is the function itself: the wrapper replaces it
   if (typeof exports !== 'function') return undefined;
-  const holder = { wrapThenable: exports };
-  return wrapMethod(holder, 'wrapThenable', 'fastify', makeWrapThenable) ? holder.wrapThenable : undefined;
+  return wrapExported(exports, 'wrapThenable', 'fastify', makeWrapThenable);
 }

@@ -1,7 +1,7 @@
 import type { ViolationKind } from '../types';
 import { FIRST_DESTROY, FIRST_END, type LateFacts, type Vocabulary } from '../internal-types';
 import { lateKind } from '../core/detect';
-import { callbackLater, endCallback, lateCall, type LateShape } from './late';
+import { endShape, lateCall, writeShape, type LateShape } from './late';
 import { recordClose, recordEnd, recordOf } from './record';
 import { idle, type Hook } from './wrap';
 
@@ -65,20 +65,8 @@ const NOTHING: ReadonlySet<ViolationKind> = new Set();
 /** What enforce returns for a dropped write() and end() of this family. */
 export function shapesOf(family: Family): Shapes {
   return {
-    write: {
-      drops: family.drops,
-      dropped: (_self, args, error) => {
-        callbackLater(typeof args[1] === 'function' ? args[1] : args[2], error);
-        return false;
-      },
-    },
-    end: {
-      drops: family.drops,
-      dropped: (self, args, error) => {
-        callbackLater(endCallback(args), error);
-        return family.endReturnsThis ? self : undefined;
-      },
-    },
+    write: writeShape(family.drops),
+    end: endShape(family.drops, family.endReturnsThis),
     passWrite: { drops: NOTHING, dropped: () => false },
   };
 }

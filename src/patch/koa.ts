@@ -1,6 +1,6 @@
 import type { LateFacts, Vocabulary } from '../internal-types';
 import { capturing } from './capture';
-import { lateCall, type LateShape } from './late';
+import { NOT_DROPPED, lateCall } from './late';
 import { claimHandoff, dropHandoff, recordHandoff, recordOf } from './record';
 import { idle, wrapAccessor, wrapMethod, type Hook } from './wrap';
 
@@ -46,9 +46,6 @@ const CONTEXT: Vocabulary = {
 function guard(method: string): string {
   return method === 'body' ? 'ctx.writable' : 'ctx.headerSent';
 }
-
-/** Koa drops these late calls itself, silently: enforce keeps that (nothing to drop), observe and enforce report. */
-const KOA: LateShape = { drops: new Set(), dropped: () => undefined };
 
 const MESSAGES: Record<string, string> = {
   body: 'ctx.body was set after Koa had responded: Koa ignores it',
@@ -97,7 +94,8 @@ function late(hook: Hook, response: KoaResponse, res: object, method: string, he
     call: SETTERS.has(method) ? `set ctx.${method}` : `ctx.${method}()`,
     vocabulary: CONTEXT,
   };
-  return lateCall(hook, facts, KOA, response, call, args, above);
+  // Koa drops these late calls itself, silently: enforce keeps that, observe and enforce report
+  return lateCall(hook, facts, NOT_DROPPED, response, call, args, above);
 }
 
 /** `set body`: late once the response has ended or the connection is gone (Koa's ctx.writable); otherwise the hand-off. */

@@ -41,22 +41,34 @@ export function endCallback(args: IArguments): unknown {
   return typeof chunk === 'function' ? chunk : typeof encoding === 'function' ? encoding : cb;
 }
 
-/** write(chunk, encoding?, cb?) → false; end(...) and header setters → this. */
-export const WRITE: LateShape = {
-  drops: NODE_DROPS,
-  dropped: (_self, args, error) => {
-    callbackLater(typeof args[1] === 'function' ? args[1] : args[2], error);
-    return false;
-  },
-};
-export const END: LateShape = {
-  drops: NODE_DROPS,
-  dropped: (self, args, error) => {
-    callbackLater(endCallback(args), error);
-    return self;
-  },
-};
+/** A dropped write(chunk, encoding?, cb?): its callback answered asynchronously, false returned. */
+export function writeShape(drops: ReadonlySet<ViolationKind>): LateShape {
+  return {
+    drops,
+    dropped: (_self, args, error) => {
+      callbackLater(typeof args[1] === 'function' ? args[1] : args[2], error);
+      return false;
+    },
+  };
+}
+
+/** A dropped end(chunk?, encoding?, cb?): its callback answered asynchronously; returns the stream, or undefined (`returnsThis` false). */
+export function endShape(drops: ReadonlySet<ViolationKind>, returnsThis = true): LateShape {
+  return {
+    drops,
+    dropped: (self, args, error) => {
+      callbackLater(endCallback(args), error);
+      return returnsThis ? self : undefined;
+    },
+  };
+}
+
+/** write(...) → false; end(...) and header setters → this. */
+export const WRITE = writeShape(NODE_DROPS);
+export const END = endShape(NODE_DROPS);
 export const CHAINABLE: LateShape = { drops: NODE_DROPS, dropped: (self) => self };
+/** The library (or Node) drops the late call itself, or ignores it: enforce has nothing to drop (reported all the same; strict throws). */
+export const NOT_DROPPED: LateShape = { drops: new Set(), dropped: () => undefined };
 
 const STREAM: Vocabulary = { receiver: 'stream', response: false };
 const RESPONSE: Vocabulary = { receiver: 'res', response: true };
@@ -88,7 +100,8 @@ function publish(fact: ReportFact): void {
   });
 }
 
-function raiseOnNextTick(error: Error): void {
+/** strict, where a throw would land in code that is not the user's: an uncaught exception on the next tick. */
+export function raiseOnNextTick(error: object): void {
   process.nextTick(() => {
     throw error;
   });

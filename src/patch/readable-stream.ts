@@ -5,7 +5,7 @@ import { addStreamImplementation } from './implementations';
 import { NODE_DROPS } from './late';
 import { makeForeignDestroy, makeForeignEnd, makeForeignWrite, shapesOf, writableGuardVocabulary, type Family } from './foreign-writable';
 import { makePipe, makePipeline } from './pipe';
-import { wrapMethod } from './wrap';
+import { wrapExported, wrapMethod } from './wrap';
 
 // The `readable-stream` package: Node's streams as a library, one copy per major a dependency
 // pins (winston 3 and winston-transport bring their own 3.x). Each copy has its own
@@ -150,14 +150,9 @@ export function patchReadableStream(file: string, exports: unknown, basedir: str
       patchReadablePrototype(ctor.prototype, family, `${label} Readable`);
       return undefined;
     case 'pipeline':
-      if (typeof exports === 'function') return wrapBare(exports, label);
+      // 3.x's pipeline.js exports the function itself: the wrapper replaces it
+      if (typeof exports === 'function') return wrapExported(exports, 'pipeline', label, makePipeline);
       wrapMethod(exports as object, 'pipeline', label, makePipeline);
       return undefined;
   }
-}
-
-/** readable-stream 3's pipeline.js exports the function itself: a holder object lends it to wrapMethod. */
-function wrapBare(pipeline: Function, label: string): Function | undefined {
-  const holder = { pipeline };
-  return wrapMethod(holder, 'pipeline', label, makePipeline) ? holder.pipeline : undefined;
 }

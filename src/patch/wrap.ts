@@ -71,6 +71,16 @@ export function wrapMethod(
 }
 
 /**
+ * Wraps a function a module exports as itself (readable-stream 3's pipeline.js, compression,
+ * Fastify's wrapThenable), through a holder object lent to wrapMethod. Returns the wrapper,
+ * which the app then gets instead, or undefined when it was not wrapped.
+ */
+export function wrapExported(fn: Function, name: string, label: string, make: (original: Function, hook: Hook) => Function): Function | undefined {
+  const holder: Record<string, Function> = { [name]: fn };
+  return wrapMethod(holder, name, label, make) ? holder[name] : undefined;
+}
+
+/**
  * Wraps the getter or setter of an own accessor property (Koa's `set body`, TransformStream's
  * `get writable`), like wrapMethod: once, the other half untouched, name and length kept,
  * restored by stop(). shimmer wraps only methods.

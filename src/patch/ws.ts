@@ -1,6 +1,6 @@
 import { FIRST_DESTROY, FIRST_END, FIRST_NONE, type StreamRecord, type Vocabulary } from '../internal-types';
 import type { ViolationKind } from '../types';
-import { lateCall, type LateShape } from './late';
+import { NOT_DROPPED, lateCall } from './late';
 import { ensureRecord, markDisconnected, recordEnd, recordOf } from './record';
 import { failed, idle, wrapMethod, type Hook } from './wrap';
 
@@ -28,9 +28,6 @@ interface WebSocketLike {
   _closeCode?: unknown;
   _receiver?: { _writableState?: { errorEmitted?: boolean } } | null;
 }
-
-/** ws drops a late send itself and answers its callback: enforce leaves it to ws (reported), strict throws. */
-const WS_LATE: LateShape = { drops: new Set<ViolationKind>(), dropped: () => undefined };
 
 const WS: Vocabulary = {
   receiver: 'ws',
@@ -122,7 +119,8 @@ function makeSend(method: 'send' | 'ping' | 'pong') {
         closedAt: byPeer ? (record?.endTime ?? 0) : 0,
         closeCode: byPeer ? closeCodeOf(this) : undefined,
       };
-      return lateCall(hook, facts, WS_LATE, this, original, arguments, send);
+      // ws drops a late send itself and answers its callback: enforce leaves it to ws
+      return lateCall(hook, facts, NOT_DROPPED, this, original, arguments, send);
     };
 }
 

@@ -16,8 +16,6 @@ const ALL: ReadonlySet<ViolationKind> = new Set(['write-after-end', 'write-after
 
 /** controller.enqueue()/close(): Node throws; enforce drops the call, which returns undefined. */
 export const THROWING: LateShape = { drops: ALL, dropped: () => undefined };
-/** controller.terminate() on a closed readable side: Node ignores it; strict still throws. */
-export const IGNORED: LateShape = { drops: new Set(), dropped: () => undefined };
 /** writer.write()/close(): Node rejects; enforce returns a resolved promise (no unhandled rejection). */
 export const REJECTING: LateShape = { drops: ALL, dropped: () => Promise.resolve(), rejects: true };
 

@@ -4,8 +4,8 @@ import { recordOf } from '../record';
 import { failed, idle, wrapAccessor, wrapMethod, type Hook } from '../wrap';
 import { cancelPending, linkTransformSides, recordWebEnd } from './ends';
 import { OPEN, UNKNOWN, canonicalWritable, controllerOf, readableControllerOf, webInternals, readableStanding, writableOf, type ReadableStanding } from './internals';
-import { IGNORED, THROWING, lateWebCall, webKind, type WebLate } from './late';
-import type { LateShape } from '../late';
+import { THROWING, lateWebCall, webKind, type WebLate } from './late';
+import { NOT_DROPPED, type LateShape } from '../late';
 
 // TransformStreamDefaultController: enqueue() goes to the readable side, which closes on
 // terminate(), on the writable side's close (after flush), or when its consumer cancels it.
@@ -79,7 +79,8 @@ function makeTerminate(original: Function, hook: Hook): Function {
         recordWebEnd(hook, this, FIRST_END, 'terminate', wrapper);
         return original.call(this);
       }
-      return lateTransform(hook, this, standing, 'terminate', IGNORED, original, [], wrapper);
+      // Node ignores it: nothing to drop
+      return lateTransform(hook, this, standing, 'terminate', NOT_DROPPED, original, [], wrapper);
     },
   }.terminate;
   return wrapper;
