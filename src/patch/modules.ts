@@ -30,6 +30,10 @@ export interface PackagePatch {
 
 type RitmHook = { unhook(): void };
 
+const NODE_MODULES = `${path.sep}node_modules${path.sep}`;
+/** `/node_modules/<dir>/`: in the path of every file of a copy installed as `dir`. */
+const markerOf = (dir: string): string => `${NODE_MODULES}${dir}${path.sep}`;
+
 let hook: RitmHook | null = null;
 /** Between installPackagePatches() and uninstallPackagePatches(). */
 let watching = false;
@@ -66,15 +70,14 @@ function split(moduleName: string, installed: Installed): [PackagePatch, string]
 
 /** Copies loaded before endguard started (programmatic start()): found in the CJS cache. */
 function patchLoaded(installed: Installed): void {
-  const marker = `${path.sep}node_modules${path.sep}`;
   for (const [filename, module] of Object.entries(require.cache)) {
-    const at = filename.lastIndexOf(marker);
+    const at = filename.lastIndexOf(NODE_MODULES);
     // a module still loading has its first exports object, not its final one: left to the hook
     if (at === -1 || module === undefined || !module.loaded) continue;
-    const rest = filename.slice(at + marker.length);
+    const rest = filename.slice(at + NODE_MODULES.length);
     for (const [dir, spec] of installed) {
       if (!rest.startsWith(dir + path.sep)) continue;
-      const basedir = filename.slice(0, at + marker.length + dir.length);
+      const basedir = filename.slice(0, at + NODE_MODULES.length + dir.length);
       const file = rest.slice(dir.length + 1).split(path.sep).join('/');
       let main = '';
       try {
@@ -139,12 +142,11 @@ interface Targets {
 
 function targetsOf(specs: readonly PackagePatch[]): Targets {
   const installed: Installed = [...specs.map((s) => [s.name, s] as const), ...declaredAliases(specs)];
-  const nodeModules = `${path.sep}node_modules${path.sep}`;
-  const markers = installed.map(([dir]) => `${nodeModules}${dir}${path.sep}`);
+  const markers = installed.map(([dir]) => markerOf(dir));
   return {
     installed,
     dirs: new Set(installed.map(([dir]) => dir)),
-    inside: (filename) => typeof filename === 'string' && filename.includes(nodeModules) && markers.some((m) => filename.includes(m)),
+    inside: (filename) => typeof filename === 'string' && filename.includes(NODE_MODULES) && markers.some((m) => filename.includes(m)),
   };
 }
 
@@ -181,11 +183,10 @@ export function installPackagePatches(specs: readonly PackagePatch[], afterPatch
   watching = true;
   onPatched = afterPatch;
   let targets: Targets | null = null;
-  const nodeModules = `${path.sep}node_modules${path.sep}`;
   // copies loaded before start() (found by the packages' own names: an alias is not looked up
   // here, that would read the app's package.json at every preload): more may follow, so the
   // hook starts now
-  const markers = specs.map((s) => `${nodeModules}${s.name}${path.sep}`);
+  const markers = specs.map((s) => markerOf(s.name));
   if (Object.keys(require.cache).some((f) => markers.some((m) => f.includes(m)))) {
     targets = targetsOf(specs);
     startHook(targets.installed);
@@ -194,7 +195,7 @@ export function installPackagePatches(specs: readonly PackagePatch[], afterPatch
       if (hook !== null || !watching) return true;
       const name = packageOf(id);
       const from = (parent as { filename?: unknown } | null)?.filename;
-      if (name === null && !(typeof from === 'string' && from.includes(nodeModules))) return false;
+      if (name === null && !(typeof from === 'string' && from.includes(NODE_MODULES))) return false;
       targets ??= targetsOf(specs);
       if ((name === null || !targets.dirs.has(name)) && !targets.inside(from)) return false;
       try {

@@ -52,6 +52,11 @@ export function ensureRecord(stream: object): StreamRecord | undefined {
   return record;
 }
 
+/** A framework holds the response from the user's call (recordHandoff) and answers with it now. */
+function handedOff(record: StreamRecord | undefined): record is StreamRecord {
+  return record !== undefined && record.handoffCapture !== null && !record.handoffPending;
+}
+
 /**
  * Records the first end or destroy of a stream, its site captured per the capture policy, and
  * publishes the `ended` fact. Returns the record, or undefined when nothing is kept (armed
@@ -71,7 +76,7 @@ export function recordEnd(
     if (capturesNothing()) return undefined;
     const existing = recordOf(stream);
     if (existing !== undefined && existing.first !== FIRST_NONE) return existing;
-    if (first === FIRST_END && existing !== undefined && existing.handoffCapture !== null && !existing.handoffPending) {
+    if (first === FIRST_END && handedOff(existing)) {
       // the framework ends the response from its own code: the user's hand-off is the end site
       // (no capture of its own)
       existing.first = first;
@@ -102,7 +107,7 @@ export function recordHeaders(hook: Hook, res: object, method: string, above: Fu
   try {
     const existing = recordOf(res);
     if (existing !== undefined && existing.headerMethod !== null) return;
-    if (existing !== undefined && existing.handoffCapture !== null && !existing.handoffPending) {
+    if (handedOff(existing)) {
       existing.headerMethod = existing.handoffMethod;
       existing.headerCapture = existing.handoffCapture;
       return;
