@@ -40,29 +40,16 @@ function oneOf<T extends Mode | LogFormat | CapturePolicy>(key: keyof Config, va
   };
 }
 
-function integer(key: keyof Config, variable: string, min: number, max: number): Setting {
+/** A number within bounds: an integer, or with `decimals` a decimal number (`0.5`, `6`). */
+function bounded(key: keyof Config, variable: string, min: number, max: number, decimals = false): Setting {
+  const pattern = decimals ? /^[0-9]{1,6}(\.[0-9]{1,3})?$/ : /^[0-9]{1,9}$/;
   return {
     key,
     variable,
-    allowed: `integers ${min}..${max}`,
+    allowed: `${decimals ? 'numbers' : 'integers'} ${min}..${max}`,
     parse: (raw) => {
       const value = raw.trim();
-      if (!/^[0-9]{1,9}$/.test(value)) return undefined;
-      const n = Number(value);
-      return n >= min && n <= max ? n : undefined;
-    },
-  };
-}
-
-/** A decimal number (`0.5`, `6`) within bounds. */
-function decimal(key: keyof Config, variable: string, min: number, max: number): Setting {
-  return {
-    key,
-    variable,
-    allowed: `numbers ${min}..${max}`,
-    parse: (raw) => {
-      const value = raw.trim();
-      if (!/^[0-9]{1,6}(\.[0-9]{1,3})?$/.test(value)) return undefined;
+      if (!pattern.test(value)) return undefined;
       const n = Number(value);
       return n >= min && n <= max ? n : undefined;
     },
@@ -74,10 +61,10 @@ export const SETTINGS: readonly Setting[] = [
   oneOf('mode', 'ENDGUARD_MODE', MODES),
   oneOf('log', 'ENDGUARD_LOG', LOGS),
   oneOf('capture', 'ENDGUARD_CAPTURE', CAPTURES),
-  decimal('captureBudget', 'ENDGUARD_CAPTURE_BUDGET', 0.1, 1000),
-  integer('stackDepth', 'ENDGUARD_STACK_DEPTH', 1, 100),
-  integer('rateLimit', 'ENDGUARD_RATE_LIMIT', 1, 10000),
-  integer('dedupeWindow', 'ENDGUARD_DEDUPE_WINDOW', 0, 86400),
+  bounded('captureBudget', 'ENDGUARD_CAPTURE_BUDGET', 0.1, 1000, true),
+  bounded('stackDepth', 'ENDGUARD_STACK_DEPTH', 1, 100),
+  bounded('rateLimit', 'ENDGUARD_RATE_LIMIT', 1, 10000),
+  bounded('dedupeWindow', 'ENDGUARD_DEDUPE_WINDOW', 0, 86400),
 ];
 
 const KNOWN = new Set([...SETTINGS.map((s) => s.variable), REPORT_DIR_VARIABLE]);
