@@ -30,7 +30,8 @@ type RegisterHooks = (hooks: { load: (url: string, context: unknown, next: NextL
 
 /** The appended statement calls this global (non-enumerable; removed by uninstallEsmHooks). */
 const BRIDGE = Symbol.for('endguard.esm');
-const FIRST_IMPORT = 'tracing:module.import:start';
+/** Node's channel for the start of each ESM import (the entry point, dynamic import()), Node 22.3+. */
+export const FIRST_IMPORT = 'tracing:module.import:start';
 
 let registration: { deregister(): void } | null = null;
 let onFirstImport: (() => void) | null = null;

@@ -1,6 +1,7 @@
 import * as dc from 'node:diagnostics_channel';
 import { warnInternal } from '../stderr';
 import { lazy } from '../lazy-load';
+import { FIRST_IMPORT } from './esm';
 import { installPackagePatches, uninstallPackagePatches } from './modules';
 import { PACKAGE_PATCHES } from './packages';
 import { patchWritable } from './writable';
@@ -100,7 +101,6 @@ function unsubscribeHttp(): void {
 // module.import tracing channel, Node 22.3+), before that module loads. Streams Node made
 // before then (process.stdout) are patched too, from then on: wrappers are on the prototypes.
 // Where the first import cannot be seen (Node before 22.3), at once.
-const FIRST_IMPORT = 'tracing:module.import:start';
 const streamPatch = patchOnce(
   'stream',
   () => {
