@@ -5,7 +5,7 @@ import { NODE_ERRORS } from '../core/errors';
 import { flags } from '../flags';
 import { lateCall, raiseOnNextTick, type LateShape } from './late';
 import { recordHandoff, recordOf } from './record';
-import { idle, wrapExported, wrapMethod, type Hook } from './wrap';
+import { Running, idle, wrapExported, wrapMethod, type Hook } from './wrap';
 
 // Fastify 4 and 5 (lib/reply.js; lib/wrapThenable.js in 4, lib/wrap-thenable.js in 5). A send
 // on a reply already sent is dropped by Fastify itself: reply.send() logs FST_ERR_REP_ALREADY_SENT
@@ -58,7 +58,7 @@ const SEND: LateShape = { drops: new Set<ViolationKind>(['write-after-end', 'wri
 /** strict errors thrown at a late send, recognised when Fastify catches one and sends it as the error response. */
 const thrown = new WeakSet<object>();
 /** The reply inside a redirect(): its nested send() is the same call. */
-let redirecting: object | null = null;
+const redirecting = new Running();
 
 /** strict errors already raised: Fastify may hand one back both as a send(err) and as a rejection. */
 const raised = new WeakSet<object>();
@@ -138,23 +138,13 @@ function inErrorFlow(reply: Reply, payload: unknown, symbols: FastifySymbols): b
 }
 
 /** The reply inside its first send(): Fastify's nested sends from it (the error flow) are that same send. */
-let sending: object | null = null;
-
-function sendOnce(reply: object, original: Function, args: IArguments): unknown {
-  const previous = sending;
-  sending = reply;
-  try {
-    return original.apply(reply, args);
-  } finally {
-    sending = previous;
-  }
-}
+const sending = new Running();
 
 /** The second send, when it goes through (observe): its raw consequence is covered by this report. */
 function passedOn(record: StreamRecord, original: Function): Function {
   return function (this: object) {
     record.lateCovered = true;
-    return sendOnce(this, original, arguments);
+    return sending.run(this, original, arguments);
   };
 }
 
@@ -174,7 +164,7 @@ function secondSend(reply: Reply, raw: Raw, payload: unknown, symbols: () => Fas
 function makeSend(symbols: () => FastifySymbols | undefined) {
   return (original: Function, hook: Hook): Function =>
     function send(this: Reply, payload: unknown) {
-      const raw = idle(hook) || redirecting === this ? null : rawOf(this);
+      const raw = idle(hook) || redirecting.current === this ? null : rawOf(this);
       if (raw === null) return original.apply(this, arguments);
       // strict: a handler threw the late send's error and Fastify, which swallows errors once the
       // reply is sent, is sending it: raise it where a test sees it
@@ -184,11 +174,11 @@ function makeSend(symbols: () => FastifySymbols | undefined) {
       }
       if (raw.writableEnded !== true) {
         // hijack(): the app answers on reply.raw itself; or Fastify's own send inside the first one
-        if (this.sent === true || sending === this) return original.apply(this, arguments);
+        if (this.sent === true || sending.current === this) return original.apply(this, arguments);
         const record = secondSend(this, raw, payload, symbols);
         if (record !== undefined) return lateSend(hook, this, raw, 'send', passedOn(record, original), arguments, send, record);
         recordHandoff(hook, raw, 'send', send, false);
-        return sendOnce(this, original, arguments);
+        return sending.run(this, original, arguments);
       }
       // the error of a late write to reply.raw, reported there, which Fastify now tries to send
       if (isNodeLateError(payload)) return original.apply(this, arguments);
@@ -198,20 +188,14 @@ function makeSend(symbols: () => FastifySymbols | undefined) {
 
 function makeRedirect(original: Function, hook: Hook): Function {
   return function redirect(this: Reply) {
-    const raw = idle(hook) || redirecting === this ? null : rawOf(this);
+    const raw = idle(hook) || redirecting.current === this ? null : rawOf(this);
     if (raw === null) return original.apply(this, arguments);
-    const previous = redirecting;
-    try {
-      if (raw.writableEnded !== true) {
-        if (this.sent !== true && sending !== this) recordHandoff(hook, raw, 'redirect', redirect, false);
-        redirecting = this;
-        return original.apply(this, arguments);
-      }
-      redirecting = this;
-      return lateSend(hook, this, raw, 'redirect', original, arguments, redirect);
-    } finally {
-      redirecting = previous;
+    if (raw.writableEnded !== true) {
+      if (this.sent !== true && sending.current !== this) recordHandoff(hook, raw, 'redirect', redirect, false);
+      return redirecting.run(this, original, arguments);
     }
+    const args = arguments;
+    return redirecting.run(this, () => lateSend(hook, this, raw, 'redirect', original, args, redirect), []);
   };
 }
 

@@ -3,7 +3,7 @@ import { FIRST_DESTROY, FIRST_END, type LateFacts, type Vocabulary } from '../in
 import { lateKind } from '../core/detect';
 import { endShape, lateCall, writeShape, type LateShape } from './late';
 import { recordClose, recordEnd, recordOf } from './record';
-import { idle, type Hook } from './wrap';
+import { Running, idle, type Hook } from './wrap';
 
 // write/end/destroy wrappers for Writable implementations outside node:stream (readable-stream
 // 2/3/4, minipass): the same kinds, sites and modes as node:stream (writable.ts), with each
@@ -81,12 +81,12 @@ function facts(family: Family, stream: object, kind: ViolationKind, method: stri
 }
 
 /** The stream whose late end() is running the library's own end(): its inner this.write(chunk) is that same call. */
-let insideLateEnd: object | null = null;
+const insideLateEnd = new Running();
 
 export function makeForeignWrite(family: Family, shapes: Shapes) {
   return (original: Function, hook: Hook): Function =>
     function write(this: object) {
-      if (idle(hook) || !family.lateWrite(this) || this === insideLateEnd) return original.apply(this, arguments);
+      if (idle(hook) || !family.lateWrite(this) || this === insideLateEnd.current) return original.apply(this, arguments);
       const kind = lateKind(family.ended(this), recordOf(this));
       const shape = family.dropsSilently?.(this) === true ? shapes.passWrite : shapes.write;
       return lateCall(hook, facts(family, this, kind, 'write'), shape, this, original, arguments, write);
@@ -97,17 +97,11 @@ export function makeForeignEnd(family: Family, shapes: Shapes) {
   return (original: Function, hook: Hook): Function => {
     const guarded = family.endWrites
       ? function (this: object) {
-          const previous = insideLateEnd;
-          insideLateEnd = this;
-          try {
-            return original.apply(this, arguments);
-          } finally {
-            insideLateEnd = previous;
-          }
+          return insideLateEnd.run(this, original, arguments);
         }
       : original;
     return function end(this: object, chunk: unknown) {
-      if (idle(hook) || this === insideLateEnd || !family.hasState(this)) return original.apply(this, arguments);
+      if (idle(hook) || this === insideLateEnd.current || !family.hasState(this)) return original.apply(this, arguments);
       const ending = family.ending(this);
       const destroyed = family.destroyed(this);
       if (!ending && !destroyed) {

@@ -2,7 +2,7 @@ import type { LateFacts, Vocabulary } from '../internal-types';
 import { capturing } from './capture';
 import { NOT_DROPPED, lateCall } from './late';
 import { claimHandoff, dropHandoff, recordHandoff, recordOf } from './record';
-import { idle, wrapAccessor, wrapMethod, type Hook } from './wrap';
+import { Running, idle, wrapAccessor, wrapMethod, type Hook } from './wrap';
 
 // Koa 2 and 3 (lib/application.js, lib/response.js, lib/context.js). Koa answers from its own
 // respond() once the middleware chain has resolved: it ends the raw response with the body the
@@ -58,17 +58,11 @@ const MESSAGES: Record<string, string> = {
 const SETTERS = new Set(['body', 'status', 'type']);
 
 /** The Koa response inside a wrapped call: the setters and methods Koa calls from it on itself are its own. */
-let active: object | null = null;
+const active = new Running();
 
 function activeCall(original: Function): Function {
   return function (this: object) {
-    const previous = active;
-    active = this;
-    try {
-      return original.apply(this, arguments);
-    } finally {
-      active = previous;
-    }
+    return active.run(this, original, arguments);
   };
 }
 
@@ -102,7 +96,7 @@ function late(hook: Hook, response: KoaResponse, res: object, method: string, he
 function makeBody(original: Function, hook: Hook): Function {
   const call = activeCall(original);
   return function body(this: KoaResponse, value: unknown) {
-    const res = idle(hook) || active === this ? null : rawOf(this);
+    const res = idle(hook) || active.current === this ? null : rawOf(this);
     if (res === null) return original.apply(this, arguments);
     const r = res as NonNullable<KoaResponse['res']>;
     if (r.writableEnded === true || r.destroyed === true) return late(hook, this, res, 'body', false, call, arguments, body);
@@ -117,7 +111,7 @@ function makeHeaderCall(method: string, handsOff: boolean) {
   return (original: Function, hook: Hook): Function => {
     const call = activeCall(original);
     return function headerCall(this: KoaResponse) {
-      const res = idle(hook) || active === this ? null : rawOf(this);
+      const res = idle(hook) || active.current === this ? null : rawOf(this);
       if (res === null) return original.apply(this, arguments);
       if ((res as NonNullable<KoaResponse['res']>).headersSent === true) return late(hook, this, res, method, true, call, arguments, headerCall);
       // redirect() sets the body itself: its call is the hand-off

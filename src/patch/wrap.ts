@@ -112,6 +112,26 @@ export function wrapAccessor(
   }
 }
 
+/**
+ * The object a wrapped call is running on, while it runs: the calls a library then makes on
+ * that same object from inside it (end(chunk)'s own this.write(chunk), Fastify's nested send,
+ * Koa's setters calling each other) belong to the outer call, not new ones.
+ */
+export class Running {
+  current: object | null = null;
+
+  /** `fn` applied to `self` with `args`, `self` current meanwhile (a nested run restores the outer one). */
+  run(self: object, fn: Function, args: ArrayLike<unknown>): unknown {
+    const previous = this.current;
+    this.current = self;
+    try {
+      return fn.apply(self, args);
+    } finally {
+      this.current = previous;
+    }
+  }
+}
+
 /** Restores every original whose wrapper is still in place; the others become pass-throughs. */
 export function unwrapAll(): void {
   for (const { target, method, wrapper, descriptor, part } of wrapped.splice(0)) {
