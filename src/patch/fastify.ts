@@ -140,6 +140,17 @@ function inErrorFlow(reply: Reply, payload: unknown, symbols: FastifySymbols): b
 /** The reply inside its first send(): Fastify's nested sends from it (the error flow) are that same send. */
 const sending = new Running();
 
+/**
+ * Replies whose hand-off is Fastify's own send(err) (a handler threw or rejected: Fastify sets
+ * kReplyIsError and sends the error): the error handler's send, nested or later, answers the
+ * request, so it replaces that hand-off once (the user's setErrorHandler call is the end site).
+ */
+const errorSends = new WeakSet<Reply>();
+
+function isFastifyErrorSend(reply: Reply, symbols: FastifySymbols | undefined): boolean {
+  return symbols?.kReplyIsError !== undefined && (reply as Record<symbol, unknown>)[symbols.kReplyIsError] === true;
+}
+
 /** The second send, when it goes through (observe): its raw consequence is covered by this report. */
 function passedOn(record: StreamRecord, original: Function): Function {
   return function (this: object) {
@@ -173,11 +184,20 @@ function makeSend(symbols: () => FastifySymbols | undefined) {
         return this;
       }
       if (raw.writableEnded !== true) {
-        // hijack(): the app answers on reply.raw itself; or Fastify's own send inside the first one
-        if (this.sent === true || sending.current === this) return original.apply(this, arguments);
+        // hijack(): the app answers on reply.raw itself
+        if (this.sent === true) return original.apply(this, arguments);
+        // Fastify's own send inside the first one: the error handler's answer to a send(err)
+        if (sending.current === this) {
+          if (errorSends.delete(this)) recordHandoff(hook, raw, 'send', send, true);
+          return original.apply(this, arguments);
+        }
         const record = secondSend(this, raw, payload, symbols);
         if (record !== undefined) return lateSend(hook, this, raw, 'send', passedOn(record, original), arguments, send, record);
-        recordHandoff(hook, raw, 'send', send, false);
+        const errorSend = isFastifyErrorSend(this, symbols());
+        // an async error handler's send after Fastify's send(err) replaces it, as a nested one does
+        const replace = !errorSend && errorSends.delete(this);
+        if (errorSend && recordOf(raw)?.handoffCapture == null) errorSends.add(this);
+        recordHandoff(hook, raw, 'send', send, replace);
         return sending.run(this, original, arguments);
       }
       // the error of a late write to reply.raw, reported there, which Fastify now tries to send

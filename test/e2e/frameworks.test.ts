@@ -144,6 +144,23 @@ const fastifyCases = (name: string): Case[] => [
       { unhandled: name === 'fastify' ? [] : ['ERR_HTTP_HEADERS_SENT'] },
     ],
   },
+  // a handler failed: Fastify's own send(err) calls the app's error handler, whose send is the end site
+  ...(['sync', 'async', 'async-handler'] as const).map(
+    (variant): Case => ({
+      fixture: 'fastify-error-handler.js',
+      args: [variant],
+      kind: 'write-after-end',
+      type: 'Reply',
+      code: 'FST_ERR_REP_ALREADY_SENT',
+      method: 'send',
+      endMethod: 'send',
+      cause: 'late-callback',
+      end: [variant === 'async-handler' ? 'end-after-await' : 'end', 'reply.code(500).send'],
+      late: ['late', 'reply.send'],
+      hint: /^a callback called reply\.send\(\.\.\.\) after reply\.send\(\.\.\.\) had sent the reply/,
+      out: [{ client: { status: 500, body: '{"error":"db down"}' } }, { fastifyLogs: ['FST_ERR_REP_ALREADY_SENT'] }],
+    }),
+  ),
   {
     // reply.raw after the reply was sent: Node's own late write, the end site is the app's reply.send
     fixture: 'fastify-raw-write.js',
@@ -217,7 +234,7 @@ const koaCases: Case[] = [
 
 describe('Fastify: a send on a reply already sent', () => {
   for (const name of FASTIFY) {
-    for (const c of fastifyCases(name)) it(`${name}: ${c.fixture} (--require)`, observe(c, name));
+    for (const c of fastifyCases(name)) it(`${name}: ${c.fixture} ${c.args?.join(' ') ?? ''} (--require)`, observe(c, name));
     const [first] = fastifyCases(name);
     it(`${name}: ${first!.fixture} (--import)`, observe(first!, name, 'import'));
   }
