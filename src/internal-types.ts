@@ -119,6 +119,8 @@ export interface Vocabulary {
    * handler had already sent.
    */
   sendsReturnValue?: boolean;
+  /** The end call when the framework's own code ended it, with no frame of the user's below (Fastify sending a returned value). */
+  frameworkEnd?: string;
   /** The wrapped methods are the framework's public API: a late call is the caller's own even through a delegate (Koa's ctx → response). */
   ownCalls?: boolean;
 }

@@ -150,7 +150,7 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     pipeCount: pipes?.length ?? 0,
     sameExecution,
     clientDisconnect,
-    endCall: callAt(endUser),
+    endCall: endUser?.kind === 'dependency' && call.vocabulary.frameworkEnd !== undefined ? call.vocabulary.frameworkEnd : callAt(endUser),
     lateCall: callAt(lateUser),
     between: linesBetween(endUser, lateUser),
     headersFlushedBy: useHeader ? (record?.headerMethod ?? null) : null,

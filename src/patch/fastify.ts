@@ -35,6 +35,7 @@ const REPLY: Vocabulary = {
   response: true,
   firstCall: 'the first reply.send(...)',
   sendsReturnValue: true,
+  frameworkEnd: "Fastify's own send (of the handler's return value or error)",
   hints: {
     'missing-return': (c) => `return ${c.endCall}: the handler went on and sent again (or check reply.sent before ${c.lateCall})`,
     'double-send': (c) => `send one reply per request: remove or guard the second ${c.lateCall} (check reply.sent)`,
