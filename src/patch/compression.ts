@@ -2,7 +2,8 @@ import { FIRST_END, type Vocabulary } from '../internal-types';
 import type { ViolationKind } from '../types';
 import { asReporter } from '../flags';
 import { END, WRITE, lateCall, type LateShape } from './late';
-import { recordEnd, recordOf } from './record';
+import { capturing } from './capture';
+import { headersFlushedByEnd, recordEnd, recordHeaders, recordOf } from './record';
 import { responseFacts } from './response';
 import { failed, idle, wrapExported, type Hook } from './wrap';
 
@@ -16,7 +17,7 @@ import { failed, idle, wrapExported, type Hook } from './wrap';
 // endguard wraps the factory (the module's export), the middleware it returns, and then those
 // two instance methods: a late call while compression swallows it is reported here.
 
-type Res = { write: Function; end: Function; destroyed?: boolean; finished?: boolean };
+type Res = { write: Function; end: Function; destroyed?: boolean; finished?: boolean; headersSent?: boolean };
 
 const SWALLOWED_MESSAGE = 'write after end (dropped by compression)';
 
@@ -59,6 +60,9 @@ function watch(hook: Hook, res: Res): void {
     if (idle(hook)) return compressionWrite.apply(this, arguments);
     if (swallowing) return late(this, 'write', arguments, compressionWrite, watchedWrite);
     if (this.destroyed === true) return afterDisconnect(this, 'write', arguments, compressionWrite, watchedWrite);
+    // the first write flushes the headers through compression's and on-headers' own frames:
+    // this call is their site (the prototype's writeHead finds it recorded)
+    if (this.headersSent !== true && capturing()) recordHeaders(hook, this, 'write', watchedWrite);
     return compressionWrite.apply(this, arguments);
   };
   const watchedEnd = function end(this: Res, chunk: unknown, _encoding: unknown): unknown {
@@ -68,7 +72,9 @@ function watch(hook: Hook, res: Res): void {
     if (this.destroyed === true && Boolean(chunk) && typeof chunk !== 'function') {
       result = afterDisconnect(this, 'end', arguments, compressionEnd, watchedEnd);
     } else {
-      recordEnd(hook, this, FIRST_END, 'end', watchedEnd);
+      const flushes = this.headersSent !== true;
+      const record = recordEnd(hook, this, FIRST_END, 'end', watchedEnd);
+      if (flushes) headersFlushedByEnd(record);
       result = compressionEnd.apply(this, arguments);
     }
     // compressing, compression returns the zlib stream's end(); otherwise Node's res.end()

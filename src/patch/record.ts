@@ -102,6 +102,13 @@ export function recordEnd(
   }
 }
 
+/** An end that flushes the headers: its site (or the hand-off's) is the headers' site too, at no capture of its own. */
+export function headersFlushedByEnd(record: StreamRecord | undefined): void {
+  if (record === undefined || record.headerMethod !== null) return;
+  record.headerMethod = record.endMethod ?? 'end';
+  record.headerCapture = record.endCapture;
+}
+
 /** The headers went out (writeHead, or the first write/end): keep the call's site for a later setHeader. */
 export function recordHeaders(hook: Hook, res: object, method: string, above: Function): void {
   try {

@@ -3,7 +3,7 @@ import { lateKind } from '../core/detect';
 import { flags } from '../flags';
 import { capturing } from './capture';
 import { CHAINABLE, END, WRITE, lateCall } from './late';
-import { markDisconnected, recordEnd, recordHeaders, recordOf } from './record';
+import { headersFlushedByEnd, markDisconnected, recordEnd, recordHeaders, recordOf } from './record';
 import { failed, idle, type Hook } from './wrap';
 
 // The wrappers shared by every HTTP response family (http.OutgoingMessage, http2 compat); a
@@ -90,11 +90,7 @@ export const makeResponseEnd = (shape: ResponseShape) => (original: Function, ho
       } else {
         const flushes = !shape.headersSent(this);
         const record = recordEnd(hook, this, FIRST_END, 'end', end);
-        if (flushes && record !== undefined && record.headerMethod === null) {
-          // 'end', or the framework call that handed the response over (recordHandoff)
-          record.headerMethod = record.endMethod ?? 'end';
-          record.headerCapture = record.endCapture;
-        }
+        if (flushes) headersFlushedByEnd(record);
       }
       return capturing() ? applyAsActive(this, original, arguments) : original.apply(this, arguments);
     }

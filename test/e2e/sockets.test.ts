@@ -95,6 +95,32 @@ describe('compression: res.write/res.end replaced on the instance', () => {
   });
 });
 
+describe('compression: the headers go out through its instance methods and on-headers\' writeHead', () => {
+  const file = 'streamlibs/compression-headers.js';
+  const cases = [
+    { route: 'twice', call: 'res.json', lateCall: 'res.json', endMethod: 'end', cause: 'double-send' },
+    { route: 'next', call: 'res.json', lateCall: 'res.json', endMethod: 'end', cause: 'next-after-send' },
+    { route: 'stream', call: 'res.write', lateCall: 'res.setHeader', endMethod: 'write', cause: 'headers-already-sent' },
+  ];
+  for (const c of cases) {
+    it(`${c.route}: the end site is the app's ${c.call}(), not on-headers' writeHead below compression`, async () => {
+      const [bare, run] = await Promise.all([runFixture(file, 'none', { args: [c.route] }), runFixture(file, 'require', { args: [c.route] })]);
+      expect(bare.out).toEqual([{ thrown: 'ERR_HTTP_HEADERS_SENT', client: { status: 200, encoding: 'gzip' } }]);
+      expect(run.out).toEqual(bare.out);
+      expect(run.reports).toHaveLength(1);
+      expect(run.reports[0]).toMatchObject({
+        kind: 'headers-after-sent',
+        type: 'ServerResponse',
+        code: 'ERR_HTTP_HEADERS_SENT',
+        endMethod: c.endMethod,
+        endSite: markedSite(file, `end-${c.route}`, c.call),
+        lateSite: markedSite(file, `late-${c.route}`, c.lateCall),
+        cause: c.cause,
+      });
+    });
+  }
+});
+
 describe('on-headers: res.writeHead replaced on the instance, calling the previous one', () => {
   const file = 'streamlibs/on-headers-late.js';
   it('a late writeHead through it is reported at the user\'s call (on-headers applies the headers with setHeader first)', async () => {
