@@ -85,8 +85,23 @@ function inRequestDispatch(frames: readonly Frame[]): boolean {
   return frames.some((f) => f.kind === 'internal' && (f.file === 'node:_http_server' || f.file.endsWith('http2/compat')));
 }
 
-function viaRouter(frames: readonly Frame[]): boolean {
-  return frames.some((f) => f.kind === 'dependency' && (f.fn === 'next' || /[/\\]node_modules[/\\](router|express|connect)[/\\]/.test(f.file)));
+function isRouterFrame(f: Frame): boolean {
+  return f.kind === 'dependency' && (f.fn === 'next' || /[/\\]node_modules[/\\](router|express|connect)[/\\]/.test(f.file));
+}
+
+/**
+ * The late call went through the router from the function that ended (its next()), not through
+ * a callback that function called itself: the ending function is not on the late stack above
+ * the router's frames.
+ */
+function viaRouter(frames: readonly Frame[], endUser: Frame): boolean {
+  // the framework's own frames above the late call (res.send → res.set) are not the way in
+  const firstUser = frames.findIndex((f) => f.kind === 'user');
+  for (const f of frames.slice(Math.max(firstUser, 0))) {
+    if (f.kind === 'user' && sameFunction(endUser, f)) return false;
+    if (isRouterFrame(f)) return true;
+  }
+  return false;
 }
 
 function viaEmitter(frames: readonly Frame[]): boolean {
@@ -146,7 +161,7 @@ export function causeOf(input: ClassifyInput): { cause: Cause; hint: HintId } {
   if (synchronous) {
     // armed first report: the end site is unknown, the late call ran in the same dispatch
     if (endUser === null) return { cause: 'missing-return', hint: 'missing-return-unknown-end' };
-    if (viaRouter(lateFrames)) return { cause: 'next-after-send', hint: 'next-after-send' };
+    if (viaRouter(lateFrames, endUser)) return { cause: 'next-after-send', hint: 'next-after-send' };
     return { cause: 'missing-return', hint: 'missing-return' };
   }
   if (viaEmitter(lateFrames)) return { cause: 'late-subscriber', hint: 'late-subscriber' };

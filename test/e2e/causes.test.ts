@@ -70,6 +70,16 @@ const cases: Case[] = [
     client: { status: 401, body: 'unauthorized' },
   },
   {
+    fixture: 'express-nested-callback.js',
+    kind: 'headers-after-sent',
+    type: 'ServerResponse',
+    method: 'setHeader',
+    cause: 'missing-return',
+    end: ['end', 'res.status(400).send'],
+    late: ['late', 'res.send'],
+    client: { status: 400, body: 'id required' },
+  },
+  {
     fixture: 'pipe-ended.js',
     kind: 'write-after-end',
     type: 'ServerResponse',

@@ -57,6 +57,13 @@ describe('classify', () => {
     const c = classify({ ...base, sameExecution: true, endFrames: [frame('/a.js', 3, 1)], lateFrames: [frame('/a.js', 9, 8), router] });
     expect(c.cause).toBe('next-after-send');
   });
+  it('a callback the ending function called itself, above the router\'s frames → missing-return, not next-after-send', () => {
+    const router = frame('/app/node_modules/router/lib/layer.js', 10, 1, 'dependency', 'handle');
+    // the handler (from line 2) sent at line 3, then called withWork(() => res.write()) at line 4
+    const late = [frame('/a.js', 4, 4), frame('/a.js', 1, 1), frame('/a.js', 4, 2), router];
+    const c = classify({ ...base, sameExecution: true, endFrames: [frame('/a.js', 3, 2)], lateFrames: late });
+    expect(c.cause).toBe('missing-return');
+  });
   it('a listener called by an EventEmitter after the end → late-subscriber', () => {
     const emit = frame('node:events', 1, 1, 'internal', 'emit');
     const c = classify({ ...base, sameExecution: false, endFrames: [frame('/a.js', 3, 2)], lateFrames: [frame('/a.js', 9, 8), emit] });
