@@ -89,6 +89,15 @@ function side(
   return { stack, site, fromPipe: false, pipeStack: null, direct: !fromInternals };
 }
 
+const PACKAGE_DIR = /[/\\]node_modules[/\\](?:@[^/\\]+[/\\])?[^/\\]+[/\\]/;
+
+/** The installed package (its directory: one copy) a dependency's frame is in; null for any other frame. */
+function packageDirOf(frame: Frame | undefined): string | null {
+  if (frame === undefined || frame.kind !== 'dependency') return null;
+  const match = PACKAGE_DIR.exec(frame.file);
+  return match === null ? null : frame.file.slice(0, match.index + match[0].length);
+}
+
 function callAt(frame: Frame | null): string | null {
   if (frame === null) return null;
   const text = sourceLine(frame.file, frame.line);
@@ -135,6 +144,8 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     origins.endUser = end.site?.kind === 'user';
     origins.lateUser = late.site?.kind === 'user';
     origins.lateDirect = late.direct;
+    const library = packageDirOf(end.stack?.frames[0]);
+    origins.sameLibrary = library !== null && library === packageDirOf(late.stack?.frames[0]);
   }
   const sameExecution =
     record !== undefined && record.endAsyncId > 0 && call.lateAsyncId > 0 ? record.endAsyncId === call.lateAsyncId : null;

@@ -28,6 +28,8 @@ export interface SiteOrigins {
   lateUser: boolean;
   /** The late call came straight from code outside Node, not from stream internals (pipe). */
   lateDirect: boolean;
+  /** Both calls were made from inside one installed package (the innermost frame of each stack is its code). */
+  sameLibrary: boolean;
 }
 
 /**
@@ -37,6 +39,9 @@ export interface SiteOrigins {
  */
 export function reportableDoubleEnd(origins: SiteOrigins, endCaptured: boolean, type: string): boolean {
   if (!origins.lateByCode || (endCaptured && !origins.endByCode)) return false;
+  // a library ending its own stream again, the first time on the app's behalf (Hono's
+  // stream.close(), then its run() closing it once more and catching the error): its cleanup
+  if (origins.sameLibrary && !origins.lateUser) return false;
   // an http2 client GET request is ended by request() itself
   if (!endCaptured && type === 'ClientHttp2Stream') return false;
   return origins.endUser || origins.lateUser;

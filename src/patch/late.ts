@@ -128,7 +128,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
   }
 
   const lateCapture = captureStack(Math.max(flags.config.stackDepth, LATE_DEPTH), above);
-  const origins: SiteOrigins = { endByCode: false, lateByCode: false, endUser: false, lateUser: false, lateDirect: false };
+  const origins: SiteOrigins = { endByCode: false, lateByCode: false, endUser: false, lateUser: false, lateDirect: false, sameLibrary: false };
   const type = facts.type ?? typeNameOf(facts.target);
   const report: ViolationReport = asReporter(() =>
     lazy().buildReport(

@@ -415,6 +415,23 @@ describe('web streams: no report for a correct app', () => {
       expect(bare.out).toEqual([{ client: { status: 200 } }, { handler: 'done', aborted: true }, { health: { status: 200, body: 'ok' } }]);
     },
   );
+  it.each(['require', 'import'] as Preload[])(
+    "Hono's stream.close(), then Hono's run() closing it again (--%s): the library's second close is not a double end, strict included",
+    async (preload) => {
+      const [observe, strict, bare] = await Promise.all([
+        runFixture('webstreams/hono-close.js', preload),
+        runFixture('webstreams/hono-close.js', preload, { env: { ENDGUARD_MODE: 'strict' } }),
+        runFixture('webstreams/hono-close.js', 'none'),
+      ]);
+      expect(bare.out).toEqual([{ '/sse': { status: 200, body: 'data: one\n\n' } }, { '/text': { status: 200, body: 'hello' } }]);
+      for (const run of [observe, strict]) {
+        expect(run.stderr).toBe('');
+        expect(run.reports).toHaveLength(0);
+        expect(run.out).toEqual(bare.out);
+        expect(run.code).toBe(0);
+      }
+    },
+  );
 });
 
 describe('web streams: capture policy', () => {

@@ -274,15 +274,18 @@ describe('verdict', () => {
     expect(modeAction('observe', 'write-after-end', drops)).toBe(0);
   });
   it('a double end is reportable only when code made both calls and one is the user’s', () => {
-    const all = { endByCode: true, lateByCode: true, endUser: true, lateUser: true, lateDirect: true };
+    const all = { endByCode: true, lateByCode: true, endUser: true, lateUser: true, lateDirect: true, sameLibrary: false };
     expect(reportableDoubleEnd(all, true, 'Writable')).toBe(true);
     expect(reportableDoubleEnd({ ...all, lateByCode: false }, true, 'Writable')).toBe(false);
     expect(reportableDoubleEnd({ ...all, endByCode: false }, true, 'Writable')).toBe(false);
     expect(reportableDoubleEnd({ ...all, endByCode: false }, false, 'ClientHttp2Stream')).toBe(false);
     expect(reportableDoubleEnd({ ...all, endUser: false, lateUser: false }, true, 'Socket')).toBe(false);
+    // a library closing its own stream again after closing it for the app: its cleanup
+    expect(reportableDoubleEnd({ ...all, lateUser: false, sameLibrary: true }, true, 'WritableStreamDefaultWriter')).toBe(false);
+    expect(reportableDoubleEnd({ ...all, sameLibrary: true }, true, 'WritableStreamDefaultWriter')).toBe(true);
   });
   it('after a client disconnect, a close made by a dependency alone is its own cleanup', () => {
-    const dependency = { endByCode: false, lateByCode: true, endUser: false, lateUser: false, lateDirect: true };
+    const dependency = { endByCode: false, lateByCode: true, endUser: false, lateUser: false, lateDirect: true, sameLibrary: false };
     expect(reportableAfterDisconnect(dependency, 'close', true)).toBe(false);
     expect(reportableAfterDisconnect(dependency, 'enqueue', true)).toBe(true);
     expect(reportableAfterDisconnect({ ...dependency, lateUser: true }, 'close', true)).toBe(true);
