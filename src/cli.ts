@@ -35,9 +35,7 @@ function jsonLines(collected: Collected, violations: Violation[]): string {
   return collected.reports
     .map((entry) => {
       const { pid, threadId, script } = entry.process;
-      const line: Record<string, unknown> = { ...entry.report, process: { pid, threadId, script }, test: testFileOf(entry) ?? null };
-      const allowed = allowedOf.get(entry);
-      if (allowed !== undefined) line.allowedBy = allowed;
+      const line = { ...entry.report, process: { pid, threadId, script }, test: testFileOf(entry) ?? null, allowedBy: allowedOf.get(entry) ?? null };
       return JSON.stringify(line) + '\n';
     })
     .join('');
@@ -71,7 +69,9 @@ async function run(options: CliOptions, cwd: string): Promise<number> {
     }
     const collected = collectReports(reportDir);
     const violations = distinctViolations(collected, allow, cwd);
-    say('\n' + formatSummary({ collected, violations, cwd, allow, allowBase: allowFile === null ? null : path.dirname(allowFile), check: options.check }));
+    const allowBase = allowFile === null ? null : path.dirname(allowFile);
+    const modeOff = (options.settings.ENDGUARD_MODE ?? process.env.ENDGUARD_MODE) === 'off';
+    say('\n' + formatSummary({ collected, violations, cwd, allow, allowBase, check: options.check, modeOff }));
 
     let exitCode = result.exitCode;
     const outputs: [string | null, () => string][] = [

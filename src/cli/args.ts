@@ -56,6 +56,9 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
     if (eq !== -1) value = arg.slice(eq + 1);
     else if (i + 1 < argv.length) value = argv[++i];
     if (value === undefined) return { error: `${flag} needs a value` };
+    // `--junit --check`: the next option is not a value (it would become a file named --check,
+    // and the gate would be off); --flag=-x still passes a value that starts with a dash
+    if (eq === -1 && value.startsWith('-')) return { error: `${flag} needs a value, not the option ${show(value)} (${flag}=<value> for one that starts with -)` };
     if (file !== undefined) {
       if (value === '') return { error: `${flag} needs a file name` };
       options[file] = value;

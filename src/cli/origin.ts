@@ -56,6 +56,8 @@ export function processLabel(proc: WatchedProcess, cwd: string): string {
   const script = proc.mainThread?.script ?? proc.script;
   if (script === null) return `node (${ids})`;
   const inPackage = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(script);
-  const name = inPackage?.[1] !== undefined ? inPackage[1].replace(/\\/g, '/') : `node ${displayPath(script, cwd)}`;
+  let name = inPackage?.[1] !== undefined ? inPackage[1].replace(/\\/g, '/') : `node ${displayPath(script, cwd)}`;
+  // npm scripts and npx run a tool through its node_modules/.bin link: the link is its name
+  if (name === '.bin') name = path.basename(script);
   return `${name} (${ids})`;
 }

@@ -71,12 +71,15 @@ export interface SummaryInput {
   /** The allow list's directory, for the entries printed under --check; null without --allow. */
   allowBase: string | null;
   check: boolean;
+  /** ENDGUARD_MODE=off (flag or environment): the processes load endguard and patch nothing. */
+  modeOff?: boolean;
 }
 
 /** The summary printed when the command exits: one block per distinct violation, with the pretty log's source excerpts. */
-export function formatSummary({ collected, violations, cwd, allow, allowBase, check }: SummaryInput): string {
+export function formatSummary({ collected, violations, cwd, allow, allowBase, check, modeOff }: SummaryInput): string {
   const pids = new Set(collected.processes.map((p) => p.pid)).size;
   const watched = `${pids} Node process${pids === 1 ? '' : 'es'}`;
+  if (pids === 0 && modeOff) return 'endguard: --mode off: endguard patched nothing in the command\'s processes, so nothing was checked\n';
   if (pids === 0) {
     return 'endguard: no Node process reported to endguard (the command started none, or dropped NODE_OPTIONS from their environment)\n';
   }
@@ -113,7 +116,10 @@ export function checkLine(violations: Violation[], commandExit: number): { faile
   const allowed = violations.length - failing;
   const allowedText = allowed > 0 ? ` (${allowed} allowed)` : '';
   if (failing === 0) {
-    return { failed: false, line: `endguard --check: passed, ${violations.length === 0 ? 'no violations' : `every violation is in the allow list${allowedText}`}` };
+    const why = violations.length === 0 ? 'no violations' : `every violation is in the allow list${allowedText}`;
+    // the gate passed; the run did not: say whose exit code this is
+    const exit = commandExit === 0 ? '' : `; exit ${commandExit} (the command's own)`;
+    return { failed: false, line: `endguard --check: passed, ${why}${exit}` };
   }
   const what = `${failing} violation${failing === 1 ? '' : 's'} not in the allow list${allowedText}`;
   if (commandExit !== 0) return { failed: true, line: `endguard --check: failed, ${what}; exit ${commandExit} (the command's own)` };

@@ -98,7 +98,7 @@ describe('endguard -- node app.js', () => {
     ]);
     const pid = reports[0]!.process.pid as number;
     for (const r of reports) {
-      expect(r).toMatchObject({ endguard: 1, type: 'ServerResponse', code: 'ERR_STREAM_WRITE_AFTER_END', method: 'end', mode: 'observe', test: null });
+      expect(r).toMatchObject({ endguard: 1, type: 'ServerResponse', code: 'ERR_STREAM_WRITE_AFTER_END', method: 'end', mode: 'observe', test: null, allowedBy: null });
       expect(r.process).toEqual({ pid, threadId: 0, script: APP });
       expect(r.lateStack).toContain(r.lateSite);
     }
@@ -254,10 +254,12 @@ describe('endguard -- node app.js', () => {
 
 describe('--check and --allow', () => {
   it('--check: exit 1 when the command passed with violations; the command own code when it failed; 0 when clean', async () => {
-    const [dirty, failed, clean] = await Promise.all([
+    const [dirty, failed, clean, cleanFailed, off] = await Promise.all([
       cli(['--check', '--quiet', '--', NODE, APP]),
       cli(['--check', '--quiet', '--', NODE, APP, '--exit', '4']),
       cli(['--check', '--quiet', '--', NODE, APP, '--clean']),
+      cli(['--check', '--quiet', '--', NODE, APP, '--clean', '--exit', '3']),
+      cli(['--check', '--quiet', '--mode', 'off', '--', NODE, APP]),
     ]);
     const last = (run: RunResult) => run.stderr.trimEnd().split('\n').pop();
     expect(dirty.code).toBe(1);
@@ -266,6 +268,12 @@ describe('--check and --allow', () => {
     expect(last(failed)).toBe("endguard --check: failed, 2 violations not in the allow list; exit 4 (the command's own)");
     expect(clean.code).toBe(0);
     expect(summaryOf(clean)).toBe('endguard: no late writes in 1 Node process\nendguard --check: passed, no violations\n');
+    // the gate passed, the command did not: the line says whose exit code it is
+    expect(cleanFailed.code).toBe(3);
+    expect(last(cleanFailed)).toBe("endguard --check: passed, no violations; exit 3 (the command's own)");
+    // --mode off patches nothing: the summary says so instead of blaming the environment
+    expect(off.code).toBe(0);
+    expect(off.stderr).toContain("endguard: --mode off: endguard patched nothing in the command's processes, so nothing was checked\n");
     // without --check, violations do not change the exit code
     expect((await cli(['--quiet', '--', NODE, APP])).code).toBe(0);
   });
@@ -276,8 +284,11 @@ describe('--check and --allow', () => {
     const relApp = path.relative(dir, APP);
     const missing = `missing-return ${relApp}:${lineOf(APP_SITES.missing.end)} -> ${relApp}:${lineOf(APP_SITES.missing.late)}`;
     writeFileSync(allow, `# accepted\n${missing}\n`);
-    const partial = await cli(['--check', '--quiet', '--allow', allow, '--', NODE, APP]);
+    const json = path.join(dir, 'reports.jsonl');
+    const partial = await cli(['--check', '--quiet', '--allow', allow, '--json', json, '--', NODE, APP]);
     expect(partial.code).toBe(1);
+    // every line says whether an entry accepts it
+    expect(jsonLines(json).map((r) => r.allowedBy)).toEqual([`${rel(allow)}:2`, `${rel(allow)}:2`, null]);
     const summary = summaryOf(partial);
     expect(summary).toContain(`1) write-after-end on ServerResponse.end() (ERR_STREAM_WRITE_AFTER_END): 2 times [allowed by ${rel(allow)}:2]`);
     const printed = /^ {2}to allow it {5}(.*)$/m.exec(summary)?.[1];
@@ -482,6 +493,9 @@ describe('the command line itself', () => {
     [['--frobnicate', '--', 'node'], 'endguard: unknown option "--frobnicate" (see endguard --help)'],
     [['--check'], 'endguard: no command given (see endguard --help)'],
     [['--json'], 'endguard: --json needs a value (see endguard --help)'],
+    // the next option is not a file name: a file named --check would turn the gate off
+    [['--junit', '--check', '--', 'node'], 'endguard: --junit needs a value, not the option "--check" (--junit=<value> for one that starts with -) (see endguard --help)'],
+    [['--json', '--', 'node'], 'endguard: --json needs a value, not the option "--" (--json=<value> for one that starts with -) (see endguard --help)'],
     [['--quiet', '--log', 'json', 'node'], "endguard: --quiet turns the children's log off; it contradicts --log json (see endguard --help)"],
   ] as const) {
     it(`usage error, exit 2: ${args.join(' ')}`, async () => {

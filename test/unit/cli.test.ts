@@ -5,6 +5,7 @@ import { readConfig } from '../../src/config';
 import { parseArgs } from '../../src/cli/args';
 import { allowedBy, allowLine, parseAllowList } from '../../src/cli/allow';
 import type { CollectedReport, WatchedProcess } from '../../src/cli/collect';
+import { processLabel } from '../../src/cli/origin';
 import { nodeOptionsWith } from '../../src/cli/environment';
 import { formatJunit } from '../../src/cli/junit';
 import type { Violation } from '../../src/cli/summary';
@@ -102,5 +103,18 @@ describe('JUnit', () => {
     expect(failure.attributes.message).toContain('a & b < c > d "e" \'f\' ]]> [31m');
     expect(failure.text).toContain('Error [X]: <script>');
     expect(root.children[0]!.attributes).toMatchObject({ time: '1.500', timestamp: '1970-01-01T00:00:00' });
+  });
+});
+
+describe('the process a report came from', () => {
+  const proc = (script: string | null, threadId = 0): WatchedProcess => ({ pid: 12, ppid: 1, threadId, script, node: 'v24', mainThread: null, counted: {} });
+  it('names the script, the package whose bin it is, or the tool behind a node_modules/.bin link', () => {
+    expect(processLabel(proc('/app/src/server.js'), '/app')).toBe('node src/server.js (pid 12)');
+    expect(processLabel(proc('/app/node_modules/vitest/vitest.mjs'), '/app')).toBe('vitest (pid 12)');
+    expect(processLabel(proc('/app/node_modules/@scope/runner/bin/run.js'), '/app')).toBe('@scope/runner (pid 12)');
+    // npm scripts and npx start jest and mocha through their .bin links
+    expect(processLabel(proc('/app/node_modules/.bin/jest'), '/app')).toBe('jest (pid 12)');
+    expect(processLabel(proc('/app/node_modules/.bin/mocha', 2), '/app')).toBe('mocha (pid 12, worker thread 2)');
+    expect(processLabel(proc(null), '/app')).toBe('node (pid 12)');
   });
 });
