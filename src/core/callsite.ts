@@ -28,7 +28,11 @@ export function toPath(file: string): string {
   return file;
 }
 
+/** `node -e` / `node -p` code and code piped to `node`: the user's own, with no file. */
+const EVAL_SCRIPT = /^\[(eval|stdin)\d*\]$/;
+
 function classifyFile(file: string): Frame['kind'] {
+  if (EVAL_SCRIPT.test(file)) return 'user';
   if (file === '' || file.startsWith('node:') || file.startsWith('internal/') || !/[/\\]/.test(file)) return 'internal';
   if (file.startsWith(AGENT_DIR) || AGENT_FILES.has(file)) return 'internal';
   if (/[/\\]node_modules[/\\]/.test(file)) return 'dependency';

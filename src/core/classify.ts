@@ -177,7 +177,7 @@ export function classify(input: ClassifyInput): Classification {
   const context: HintContext = {
     target,
     method: input.method,
-    endCall: input.endCall ?? vocabulary.firstCall ?? 'the first response',
+    endCall: input.endCall ?? vocabulary.firstCall ?? (vocabulary.response ? 'the first response' : `${target}.end()`),
     lateCall: input.lateCall ?? `the late ${target}.${input.method}()`,
     flusher: input.endCall ?? `${target}.${input.headersFlushedBy ?? 'writeHead'}(...)`,
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { markedSite, runFixture } from '../support/run';
+import { REGISTER_CJS, markedSite, runFixture, runNode } from '../support/run';
 
 const TYPES = ['Writable', 'PassThrough', 'Transform', 'Duplex', 'WriteStream', 'Gzip', 'Socket'];
 const OPS = [
@@ -30,4 +30,21 @@ describe('every Node stream type: Writable, Duplex copies, net.Socket, fs, zlib'
       });
     }
   }
+});
+
+describe('code with no file: node -e', () => {
+  it('the eval script is the user\'s code: both sites are [eval]:line:column, worded for a stream', async () => {
+    const code = "const { PassThrough } = require('node:stream'); const p = new PassThrough(); p.on('error', () => {}); p.end(); p.write('x');";
+    const run = await runNode(['--require', REGISTER_CJS, '-e', code]);
+    expect(run.code).toBe(0);
+    expect(run.reports).toHaveLength(1);
+    expect(run.reports[0]).toMatchObject({
+      kind: 'write-after-end',
+      type: 'PassThrough',
+      endSite: `[eval]:1:${code.indexOf('p.end()') + 3}`,
+      lateSite: `[eval]:1:${code.indexOf("p.write('x')") + 3}`,
+      cause: 'missing-return',
+    });
+    expect(run.reports[0]!.hint).not.toMatch(/response/);
+  });
 });
