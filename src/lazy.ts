@@ -14,7 +14,7 @@ export { patchOutgoing } from './patch/outgoing';
 export { patchHttp2 } from './patch/http2';
 
 // at the first use of web streams
-export { discoverInternals, forgetInternals } from './patch/web/internals';
+export { discoverInternals, forgetInternals, readableStateOf } from './patch/web/internals';
 export { patchWithoutInternals } from './patch/web/degraded';
 export { patchReadable } from './patch/web/readable';
 export { patchTransform } from './patch/web/transform';

@@ -1,7 +1,8 @@
 import { promisify } from 'node:util';
 import { flags } from '../flags';
 import { captureSite } from './capture';
-import { ensureRecord } from './record';
+import type { Capture } from '../internal-types';
+import { ensureRecord, recordOf } from './record';
 import { failed, idle, wrapMethod, type Hook } from './wrap';
 
 /**
@@ -16,6 +17,27 @@ const PIPE_DEPTH = 12;
 
 /** While stream.pipeline() runs: its own internal pipe() calls are the same pipe, not another source. */
 let inPipeline = false;
+
+/** pipeline()'s source (by pipelineKeyOf) → the source and its destination: a source pipeline() destroys has that pipe as its end. */
+const pipelines = new WeakMap<object, { source: object; dest: object }>();
+
+/**
+ * What a pipeline() source is known by: itself, or, set by the web stream patches, a
+ * ReadableStream's state (Node 20 hands the app a copy of each stream, sharing only its state).
+ */
+let pipelineKeyOf: (source: object) => object | undefined = () => undefined;
+
+export function setPipelineKey(keyOf: (source: object) => object | undefined): void {
+  pipelineKeyOf = keyOf;
+}
+
+/** The pipeline() `key` (a Node stream, or a web stream's state) is the source of: its destination and where it was set up. */
+export function pipelineOf(key: object): { dest: object; capture: Capture | null } | undefined {
+  const pipeline = pipelines.get(key);
+  if (pipeline === undefined) return undefined;
+  const { source, dest } = pipeline;
+  return { dest, capture: recordOf(dest)?.pipes?.find((p) => p.source === source)?.capture ?? null };
+}
 
 function recordPipe(hook: Hook, source: object, dest: object, above: Function): void {
   try {
@@ -66,7 +88,14 @@ export function makePipeline(original: Function, hook: Hook): Function {
     } catch (error) {
       failed(hook, error);
     }
-    if (ends !== null) recordPipe(hook, ends.source, ends.dest, pipeline);
+    if (ends !== null) {
+      recordPipe(hook, ends.source, ends.dest, pipeline);
+      try {
+        pipelines.set(pipelineKeyOf(ends.source) ?? ends.source, ends);
+      } catch (error) {
+        failed(hook, error);
+      }
+    }
     inPipeline = true;
     try {
       return original.apply(this, arguments);

@@ -562,3 +562,29 @@ describe('web streams: OpenTelemetry', () => {
     for (const s of spans.filter((x) => x.scope === 'endguard')) expect(JSON.stringify(s)).not.toContain('SECRET');
   });
 });
+
+describe('a pipeline() whose source is a web stream destroys it when the destination fails', () => {
+  const file = 'webstreams/pipeline-cancel.js';
+  for (const [scenario, endMethod, call, pipelineResult] of [
+    ['dest-error', 'cancel', 'pipeline', 'disk full'],
+    ['dest-destroy', 'destroy', 'dest.destroy', 'ERR_STREAM_PREMATURE_CLOSE'],
+    ['direct', 'cancel', 'pipeline', 'disk full'],
+  ] as const) {
+    it(`${scenario}: the late enqueue() names ${call}() as the end site`, async () => {
+      const [bare, run] = await Promise.all([runFixture(file, 'none', { args: [scenario] }), runFixture(file, 'require', { args: [scenario] })]);
+      expect(bare.out).toEqual([{ pipeline: pipelineResult, thrown: 'ERR_INVALID_STATE' }]);
+      expect(run.out).toEqual(bare.out);
+      expect(run.reports).toHaveLength(1);
+      expect(run.reports[0]).toMatchObject({
+        kind: 'write-after-destroy',
+        type: 'ReadableStreamDefaultController',
+        code: 'ERR_INVALID_STATE',
+        method: 'enqueue',
+        endMethod,
+        endSite: markedSite(file, `end-${scenario}`, call),
+        lateSite: markedSite(file, 'late', 'controller.enqueue'),
+        cause: 'destroyed',
+      });
+    });
+  }
+});

@@ -6,7 +6,9 @@ import { channels } from '../../channels';
 import { flags } from '../../flags';
 import { captureSite } from '../capture';
 import { ensureRecord, markDisconnected, recordEnd, recordOf } from '../record';
+import { pipelineOf } from '../pipe';
 import { failed, type Hook } from '../wrap';
+import { readableStateOfController } from './internals';
 
 // Where the ends of a web stream are kept: on the object the late call is made on, or can be
 // found from. A readable side's ends (close, error, and every consumer cancel, which reaches the
@@ -56,6 +58,8 @@ const nodeSideOf = new WeakMap<object, object>();
  * end, the cancel on the other side is it. Linked when the writable side is read.
  */
 const readableSides = new WeakMap<object, object>();
+/** Readable.fromWeb(web): the readable's controller → the Node stream reading it (a pipeline() may destroy it). */
+const nodeReaderOf = new WeakMap<object, object>();
 /** Until the app makes its first bridge, no end looks one up. */
 let anyBridge = false;
 
@@ -222,6 +226,20 @@ export function refineEnd(holder: object, record: StreamRecord | undefined): Str
     if (pipe.capture !== null) record.endCapture = pipe.capture;
     return record;
   }
+  const piped = method === 'cancel' ? pipelineReading(holder) : undefined;
+  if (piped !== undefined) {
+    // pipeline(this, dest) or pipeline(Readable.fromWeb(this), dest) destroyed its source: the
+    // app's end of the destination when it made one (dest.destroy()), otherwise the pipeline()
+    const destRecord = recordOf(piped.dest);
+    const destMethod = destRecord?.endMethod ?? 'end';
+    if (destRecord !== undefined && destRecord.endCapture !== null && hasUserFrame(destRecord.endCapture, destMethod)) {
+      record.endCapture = destRecord.endCapture;
+      record.endMethod = destMethod;
+    } else if (piped.capture !== null) {
+      record.endCapture = piped.capture;
+    }
+    return record;
+  }
   const node = nodeSideOf.get(holder);
   const nodeRecord = node === undefined ? undefined : recordOf(node);
   if (nodeRecord === undefined || nodeRecord.first === FIRST_NONE) return record;
@@ -235,6 +253,16 @@ export function refineEnd(holder: object, record: StreamRecord | undefined): Str
     record.endMethod = nodeRecord.endMethod;
   }
   return record;
+}
+
+/** The pipeline() whose source is this readable's stream, or the Readable.fromWeb() stream reading it. */
+function pipelineReading(controller: object): ReturnType<typeof pipelineOf> {
+  const reader = nodeReaderOf.get(controller);
+  const viaReader = reader === undefined ? undefined : pipelineOf(reader);
+  if (viaReader !== undefined) return viaReader;
+  // pipeline(stream, ...) itself (Node 20 reads it through its own Readable.fromWeb)
+  const state = readableStateOfController(controller);
+  return state === undefined ? undefined : pipelineOf(state);
 }
 
 /** `writable` is the writable side of a TransformStream whose readable side's controller is `readableController`. */
@@ -254,6 +282,11 @@ export function cancelledReadableSide(writable: object): object | undefined {
 }
 
 // ---- bridges: a web stream made from a Node stream, and its Node side
+
+/** Readable.fromWeb(web): `controller` is web's, `node` the Readable that reads it. */
+export function linkNodeReader(controller: object, node: object): void {
+  nodeReaderOf.set(controller, node);
+}
 
 /** Writable.toWeb(node) / Readable.toWeb(node) / Duplex.toWeb(node): `holder` is the WritableStream or the readable's controller. */
 export function linkNodeSide(holder: object, node: object): void {

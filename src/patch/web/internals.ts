@@ -136,6 +136,19 @@ export function controllerOf(readable: object): object | undefined {
   return (readable as Bag | undefined)?.[internals!.kState]?.controller;
 }
 
+/** A ReadableStream's state: the one object the stream and, on Node 20, the app's copy of it share. undefined for anything else. */
+export function readableStateOf(stream: object): object | undefined {
+  if (internals === null) return undefined;
+  const state = (stream as Bag | undefined)?.[internals.kState];
+  return typeof state === 'object' && state !== null && 'controller' in state && 'reader' in state ? state : undefined;
+}
+
+/** The state of a readable stream's controller's stream (readableStateOf). */
+export function readableStateOfController(controller: object): object | undefined {
+  const stream = (controller as Bag | undefined)?.[internals!.kState]?.stream;
+  return stream === undefined ? undefined : readableStateOf(stream);
+}
+
 /** The stream a WritableStreamDefaultWriter is bound to, or a WritableStreamDefaultController's stream (canonical). */
 export function streamOf(writerOrController: object): object | undefined {
   const stream = (writerOrController as Bag | undefined)?.[internals!.kState]?.stream;

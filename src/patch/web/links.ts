@@ -1,8 +1,8 @@
-import { linkNodeSide } from './ends';
+import { linkNodeReader, linkNodeSide } from './ends';
 import { canonicalWritable, controllerOf, webInternals } from './internals';
 
-// What a toWeb bridge links (load.ts, once web streams are patched): the web side's holder
-// of ends → its Node stream.
+// What a bridge links (load.ts, once web streams are patched): the web side's holder of ends →
+// its Node stream (toWeb), or the Node stream reading it (Readable.fromWeb).
 
 function isObject(value: unknown): value is object {
   return typeof value === 'object' && value !== null;
@@ -19,6 +19,13 @@ export function readable(result: unknown, node: unknown): void {
   if (!isObject(result) || !isObject(node)) return;
   const controller = controllerOf(result);
   if (controller !== undefined) linkNodeSide(controller, node);
+}
+
+/** Readable.fromWeb(web): the Node stream reading the ReadableStream, by its controller. */
+export function fromWeb(result: unknown, web: unknown): void {
+  if (!isObject(result) || !isObject(web)) return;
+  const controller = controllerOf(web);
+  if (controller !== undefined) linkNodeReader(controller, result);
 }
 
 /** Duplex.toWeb(node): { readable, writable }. */

@@ -3,6 +3,7 @@ import type * as web from 'node:stream/web';
 import { flags } from '../../flags';
 import { warnInternal, warnOnce } from '../../stderr';
 import { lazy } from '../../lazy-load';
+import { setPipelineKey } from '../pipe';
 import { watchRequires } from '../require-watch';
 import { failed, idle, wrapMethod, type Hook } from '../wrap';
 
@@ -59,6 +60,7 @@ export function patchWebStreamsNow(): void {
       return;
     }
     code.patchReadable(api);
+    setPipelineKey(code.readableStateOf);
     code.patchTransform(api);
     code.patchWritableStreams(api);
   } catch (error) {
@@ -93,7 +95,7 @@ function onRequire(id: string): boolean {
   return true;
 }
 
-type Link = 'readable' | 'writable' | 'pair';
+type Link = 'readable' | 'writable' | 'pair' | 'fromWeb';
 
 function makeBridge(link: Link | null) {
   return (original: Function, hook: Hook): Function =>
@@ -119,7 +121,7 @@ export function patchBridges(): void {
   wrapMethod(stream.Readable, 'toWeb', 'Readable', makeBridge('readable'));
   wrapMethod(stream.Writable, 'toWeb', 'Writable', makeBridge('writable'));
   wrapMethod(stream.Duplex, 'toWeb', 'Duplex', makeBridge('pair'));
-  wrapMethod(stream.Readable, 'fromWeb', 'Readable', makeBridge(null));
+  wrapMethod(stream.Readable, 'fromWeb', 'Readable', makeBridge('fromWeb'));
   wrapMethod(stream.Writable, 'fromWeb', 'Writable', makeBridge(null));
   wrapMethod(stream.Duplex, 'fromWeb', 'Duplex', makeBridge(null));
 }
