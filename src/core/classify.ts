@@ -138,7 +138,9 @@ export function causeOf(input: ClassifyInput): { cause: Cause; hint: HintId } {
   if (input.lateFromPipe && kind === 'write-after-end') return { cause: 'pipe-and-end', hint: 'ended-under-pipe' };
   if (kind === 'double-end') return { cause: 'double-end', hint: 'double-end' };
   // Koa responds after the middleware chain resolved: a call after that ran outside the chain
-  if (input.endHandedOff && input.vocabulary.respondsAfterChain === true) {
+  // (the end is the app's hand-off, or Koa's own response when the app set no body)
+  const frameworkEnded = endFrames !== null && endFrames.length > 0 && !endFrames.some((f) => f.kind === 'user');
+  if ((input.endHandedOff || frameworkEnded) && input.vocabulary.respondsAfterChain === true) {
     return viaEmitter(lateFrames) ? { cause: 'late-subscriber', hint: 'late-subscriber' } : { cause: 'late-callback', hint: 'late-callback' };
   }
   if (kind === 'headers-after-sent' && input.lateHeaderCall && input.headersFlushedBy !== null) {

@@ -28,6 +28,7 @@ const CONTEXT: Vocabulary = {
   firstCall: 'the last ctx.body = ...',
   respondsAfterChain: true,
   ownCalls: true,
+  frameworkEnd: "Koa's response",
   hints: {
     'late-callback': (c) =>
       `${c.lateCall} ran after the response was sent (${c.endCall}; Koa answers once the middleware chain resolves), and Koa ignores it: await this work, and \`await next()\` in every middleware above it, or check ${guard(c.method)} first`,
@@ -53,6 +54,8 @@ const MESSAGES: Record<string, string> = {
   type: 'ctx.type was set after the headers were sent: Koa ignores it',
   set: 'ctx.set() after the headers were sent: Koa ignores it',
   redirect: 'ctx.redirect() after the headers were sent: Koa ignores it',
+  remove: 'ctx.remove() after the headers were sent: Koa ignores it',
+  vary: 'ctx.vary() after the headers were sent: Koa ignores it',
 };
 
 const SETTERS = new Set(['body', 'status', 'type']);
@@ -106,16 +109,22 @@ function makeBody(original: Function, hook: Hook): Function {
   };
 }
 
-/** `set status` / `set type` / set() / redirect(): late once the headers went out (Koa's own `if (this.headerSent) return`). */
-function makeHeaderCall(method: string, handsOff: boolean) {
+/**
+ * How a header call hands the response to Koa: redirect() sets the body itself (the last one
+ * wins, as `ctx.body =`); `ctx.status =` answers when no body is set (Koa sends the status
+ * message), so it is the hand-off only until a body is.
+ */
+type HandOff = 'replaces' | 'unless-body' | null;
+
+/** `set status` / `set type` / set() / redirect() / remove() / vary(): late once the headers went out (Koa's own `if (this.headerSent) return`). */
+function makeHeaderCall(method: string, handsOff: HandOff) {
   return (original: Function, hook: Hook): Function => {
     const call = activeCall(original);
     return function headerCall(this: KoaResponse) {
       const res = idle(hook) || active.current === this ? null : rawOf(this);
       if (res === null) return original.apply(this, arguments);
       if ((res as NonNullable<KoaResponse['res']>).headersSent === true) return late(hook, this, res, method, true, call, arguments, headerCall);
-      // redirect() sets the body itself: its call is the hand-off
-      if (handsOff && this.ctx?.respond !== false) recordHandoff(hook, res, method, headerCall, true, true);
+      if (handsOff !== null && this.ctx?.respond !== false) recordHandoff(hook, res, method, headerCall, handsOff === 'replaces', true);
       return call.apply(this, arguments);
     };
   };
@@ -179,10 +188,12 @@ export function patchKoa(file: string, exports: unknown, basedir: string): undef
     return undefined;
   }
   wrapAccessor(proto, 'body', 'set', 'Response', makeBody);
-  wrapAccessor(proto, 'status', 'set', 'Response', makeHeaderCall('status', false));
-  wrapAccessor(proto, 'type', 'set', 'Response', makeHeaderCall('type', false));
-  wrapMethod(proto, 'set', 'Response', makeHeaderCall('set', false));
-  wrapMethod(proto, 'redirect', 'Response', makeHeaderCall('redirect', true));
+  wrapAccessor(proto, 'status', 'set', 'Response', makeHeaderCall('status', 'unless-body'));
+  wrapAccessor(proto, 'type', 'set', 'Response', makeHeaderCall('type', null));
+  wrapMethod(proto, 'set', 'Response', makeHeaderCall('set', null));
+  wrapMethod(proto, 'remove', 'Response', makeHeaderCall('remove', null));
+  wrapMethod(proto, 'vary', 'Response', makeHeaderCall('vary', null));
+  wrapMethod(proto, 'redirect', 'Response', makeHeaderCall('redirect', 'replaces'));
   // an ES module app: lib/application.js is loaded without require(), and is still loading now
   process.nextTick(() => {
     try {

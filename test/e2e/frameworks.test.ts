@@ -231,6 +231,38 @@ const koaCases: Case[] = [
   koaHeader('set', 'ctx.set'),
   koaHeader('type', "= 'json'"),
   koaHeader('redirect', 'ctx.redirect'),
+  koaHeader('remove', 'ctx.remove'),
+  koaHeader('vary', 'ctx.vary'),
+  {
+    // `ctx.status =` alone answers (Koa sends the status message): it is the hand-off
+    fixture: 'koa-status-handoff.js',
+    args: ['status'],
+    kind: 'write-after-end',
+    type: 'Context',
+    code: null,
+    method: 'body',
+    endMethod: 'status',
+    cause: 'late-callback',
+    end: ['end', '='],
+    late: ['late', '='],
+    hint: /^ctx\.body = \.\.\. ran after the response was sent \(ctx\.status = \.\.\.; Koa answers once the middleware chain resolves\)/,
+    out: [{ client: { status: 201, body: 'Created' } }],
+  },
+  {
+    // no body in time: Koa's own 404 is the end, and the late setter ran outside the chain
+    fixture: 'koa-status-handoff.js',
+    args: ['no-body'],
+    kind: 'headers-after-sent',
+    type: 'Context',
+    code: null,
+    method: 'status',
+    endMethod: 'end',
+    cause: 'late-callback',
+    end: /[/\\]node_modules[/\\]koa2?[/\\]lib[/\\]application\.js:\d+:\d+$/,
+    late: ['late-no-body', '='],
+    hint: /^ctx\.status = \.\.\. ran after the response was sent \(Koa's response; Koa answers once the middleware chain resolves\)/,
+    out: [{ client: { status: 404, body: 'Not Found' } }],
+  },
   {
     // ctx.respond = false after ctx.body =: the app's own res.end() ended it, not Koa
     fixture: 'koa-bypass.js',
