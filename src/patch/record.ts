@@ -178,13 +178,17 @@ export function recordClose(hook: Hook, stream: object): void {
   }
 }
 
-/** A response destroyed with no destroy() of ours on record: the client went away (at `closedAt`, 0 when unknown). */
+/**
+ * A response destroyed with no destroy() of ours on record: the client went away at `closedAt`,
+ * 0 when unknown (no close was recorded: armed capture, or a budget with no room at the time),
+ * and the report then says nothing of when rather than the time of the late call.
+ */
 export function markDisconnected(stream: object, closedAt: number): StreamRecord | undefined {
   const record = ensureRecord(stream);
   if (record !== undefined && record.first === FIRST_NONE) {
     record.first = FIRST_DESTROY;
     record.clientDisconnect = true;
-    record.endTime = closedAt || Date.now();
+    record.endTime = closedAt;
   }
   return record;
 }

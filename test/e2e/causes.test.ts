@@ -300,3 +300,14 @@ describe('ES module app', () => {
     expect(run.out[0]).toEqual({ client: { status: 200, body: 'cached' } });
   });
 });
+
+describe('client-disconnect under armed capture: no close was recorded', () => {
+  it('the report names the cause and leaves out when the connection closed (not the time of the late call)', async () => {
+    const run = await runFixture('sse-client-disconnect.js', 'require', { env: { ENDGUARD_CAPTURE: 'armed' } });
+    expect(run.reports).toHaveLength(1);
+    const r = run.reports[0]!;
+    expect(r).toMatchObject({ kind: 'write-after-destroy', cause: 'client-disconnect', capture: 'armed', endSite: null });
+    expect(r).not.toHaveProperty('closedAt');
+    expect(r).not.toHaveProperty('closedAgoMs');
+  });
+});
