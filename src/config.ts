@@ -104,10 +104,14 @@ export function readConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
   // the environment's accessor (a startup cost that grows with the environment).
   const env: NodeJS.ProcessEnv = { NODE_ENV: source.NODE_ENV };
   for (const name of KNOWN) env[name] = source[name];
-  // programmatic options go through the same validation as the environment
+  // programmatic options go through the same validation as the environment, and are named as
+  // the caller wrote them in a warning
+  const fromOption = new Set<string>();
   for (const setting of SETTINGS) {
     const value = (overrides as Record<string, unknown>)[setting.key];
-    if (value !== undefined) env[setting.variable] = String(value);
+    if (value === undefined) continue;
+    env[setting.variable] = String(value);
+    fromOption.add(setting.variable);
   }
   const config = defaults(env) as Record<keyof Config, Config[keyof Config]>;
   for (const setting of SETTINGS) {
@@ -115,7 +119,14 @@ export function readConfig(source: NodeJS.ProcessEnv = process.env, overrides: P
     if (raw === undefined) continue;
     const value = setting.parse(raw);
     if (value !== undefined) config[setting.key] = value;
-    else warnings.push(`endguard: ignoring ${setting.variable}=${show(raw)}: allowed values are ${setting.allowed}; using ${config[setting.key]}`);
+    else {
+      const given = fromOption.has(setting.variable) ? `option ${setting.key}: ${show(raw)}` : `${setting.variable}=${show(raw)}`;
+      warnings.push(`endguard: ignoring ${given}: allowed values are ${setting.allowed}; using ${config[setting.key]}`);
+    }
+  }
+  const optionKeys = new Set(SETTINGS.map((s) => s.key as string));
+  for (const name of Object.keys(overrides)) {
+    if (!optionKeys.has(name)) warnings.push(`endguard: ignoring unknown option ${show(name)}: known are ${[...optionKeys].join(', ')}`);
   }
   for (const name of Object.keys(source)) {
     if (name.startsWith('ENDGUARD_') && !KNOWN.has(name)) {

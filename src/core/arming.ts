@@ -52,6 +52,23 @@ export class ArmedKeys {
   }
 }
 
+/**
+ * The route-template key of an HTTP response, when its framework matched a route: `template`
+ * (noted by a framework's patch: Fastify's routeOptions.url), or Express's req.baseUrl +
+ * req.route.path. A route with parameters (`/users/:id`) has one key for every id; undefined
+ * when no template is known.
+ */
+export function routeKeyOf(stream: object, template: string | undefined): string | undefined {
+  const req = (stream as { req?: { method?: unknown; baseUrl?: unknown; route?: { path?: unknown } } }).req;
+  if (req === undefined || req === null || typeof req !== 'object') return undefined;
+  if (template === undefined) {
+    const path = req.route?.path;
+    if (typeof path !== 'string') return undefined;
+    template = (typeof req.baseUrl === 'string' ? req.baseUrl : '') + path;
+  }
+  return `${String(req.method)} ${template}`;
+}
+
 /** The armed-policy key of a stream: method + path for HTTP responses, the class name otherwise. */
 export function armKeyOf(stream: object): string {
   const req = (stream as { req?: { method?: unknown; originalUrl?: unknown; url?: unknown } }).req;

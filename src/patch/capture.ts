@@ -1,6 +1,6 @@
 import type { Capture } from '../internal-types';
 import type { Config } from '../types';
-import { ArmedKeys, armKeyOf } from '../core/arming';
+import { ArmedKeys, armKeyOf, routeKeyOf } from '../core/arming';
 import { CaptureBudget } from '../core/capture-budget';
 
 const ErrorCtor = Error as ErrorConstructor & { stackTraceLimit: number };
@@ -56,8 +56,23 @@ export function configureCapture(config: Pick<Config, 'capture' | 'captureBudget
   loadSampledAt = 0;
 }
 
+/** Route templates a framework's patch noted on a response (Fastify's): Express's are read off the request. */
+const templates = new WeakMap<object, string>();
+
+export function noteRouteTemplate(res: object, template: string): void {
+  templates.set(res, template);
+}
+
+/** Is any key armed? Until then a framework's patch need not note its route templates. */
+export function keysArmed(): boolean {
+  return anyArmed;
+}
+
+/** Armed by its route template (every path of `/users/:id`) or by its path. */
 function isArmed(stream: object): boolean {
-  return anyArmed && armed.has(armKeyOf(stream));
+  if (!anyArmed) return false;
+  const route = routeKeyOf(stream, templates.get(stream));
+  return (route !== undefined && armed.has(route)) || armed.has(armKeyOf(stream));
 }
 
 /**
@@ -111,6 +126,10 @@ export function capturing(): boolean {
 export function armFor(stream: object): void {
   if (policy === ALWAYS) return;
   armed.arm(armKeyOf(stream));
+  // the route's other paths too, where a template is known: an end made before the framework
+  // matched the route (a middleware) is found by its path
+  const route = routeKeyOf(stream, templates.get(stream));
+  if (route !== undefined) armed.arm(route);
   anyArmed = true;
 }
 

@@ -3,6 +3,7 @@ import { FIRST_NONE, type LateFacts, type StreamRecord, type Vocabulary } from '
 import { lateKind } from '../core/detect';
 import { NODE_ERRORS } from '../core/errors';
 import { flags } from '../flags';
+import { keysArmed, noteRouteTemplate } from './capture';
 import { lateCall, raiseOnNextTick, type LateShape } from './late';
 import { recordHandoff, recordOf } from './record';
 import { Running, idle, wrapExported, wrapMethod, type Hook } from './wrap';
@@ -81,6 +82,16 @@ function isStrictError(error: unknown): error is object {
   return typeof error === 'object' && error !== null && String((error as { code?: unknown }).code).startsWith('ERR_ENDGUARD_');
 }
 
+/** The route Fastify matched (`/users/:id`), for the armed key of the raw response: every id is one route. */
+function noteRoute(reply: Reply, raw: Raw): void {
+  try {
+    const url = (reply as { request?: { routeOptions?: { url?: unknown } } }).request?.routeOptions?.url;
+    if (typeof url === 'string') noteRouteTemplate(raw, url);
+  } catch {
+    // no template: the path is the key
+  }
+}
+
 /**
  * A send on a reply already sent, or (`inFlight`: the raw response's record) whose first send
  * is still on its way.
@@ -96,6 +107,7 @@ function lateSend(
   inFlight?: StreamRecord,
 ): unknown {
   const record = inFlight ?? recordOf(raw);
+  noteRoute(reply, raw);
   const facts: LateFacts = {
     kind: inFlight !== undefined ? 'write-after-end' : lateKind(true, record),
     target: reply,
@@ -194,6 +206,7 @@ function makeSend(symbols: () => FastifySymbols | undefined) {
         }
         const record = secondSend(this, raw, payload, symbols);
         if (record !== undefined) return lateSend(hook, this, raw, 'send', passedOn(record, original), arguments, send, record);
+        if (keysArmed()) noteRoute(this, raw);
         const errorSend = isFastifyErrorSend(this, symbols());
         // an async error handler's send after Fastify's send(err) replaces it, as a nested one does
         const replace = !errorSend && errorSends.delete(this);

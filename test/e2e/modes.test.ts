@@ -200,6 +200,19 @@ describe('capture policy', () => {
     expect(second).toMatchObject({ capture: 'armed', endSite, lateSite, cause: 'missing-return' });
   });
 
+  for (const framework of ['express', 'fastify']) {
+    it(`armed, ${framework}: a violation on /users/1 arms the route /users/:id, so /users/2 has both sites`, async () => {
+      const file = 'armed-route-template.js';
+      const run = await runFixture(file, 'require', { args: [framework], env: { ENDGUARD_CAPTURE: 'armed' } });
+      expect(run.out).toEqual([{ client: [200, 200] }]);
+      const lateSite = markedSite(file, `late-${framework}`, framework === 'express' ? 'res.json' : 'reply.send');
+      expect(run.reports.map((r) => [r.endSite, r.lateSite])).toEqual([
+        [null, lateSite],
+        [markedSite(file, `end-${framework}`, framework === 'express' ? 'res.json' : 'reply.send'), lateSite],
+      ]);
+    });
+  }
+
   it('budget exhausted: the report says why its end site is missing and arms the key; the budget comes back', async () => {
     const file = 'budget-exhausted.js';
     const run = await runFixture(file, 'require', { env: { ENDGUARD_CAPTURE: 'budget', ENDGUARD_CAPTURE_BUDGET: '0.1' } });

@@ -166,11 +166,14 @@ describe('config', () => {
     expect(warnings[1]).toContain('\\u00fc');
     expect(warnings[3]).toContain('unknown variable ENDGUARD_TYPO');
   });
-  it('programmatic options are validated like the environment', () => {
-    const { config, warnings } = readConfig({}, { mode: 'enforce', stackDepth: 0 });
+  it('programmatic options are validated like the environment, and named as the caller wrote them', () => {
+    const { config, warnings } = readConfig({}, { mode: 'enforce', stackDepth: 0, foo: 1 } as object);
     expect(config.mode).toBe('enforce');
     expect(config.stackDepth).toBe(4);
-    expect(warnings).toHaveLength(1);
+    expect(warnings).toEqual([
+      'endguard: ignoring option stackDepth: "0": allowed values are integers 1..100; using 4',
+      expect.stringMatching(/^endguard: ignoring unknown option "foo": known are mode, log, /),
+    ]);
   });
 });
 
