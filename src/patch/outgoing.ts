@@ -1,5 +1,5 @@
 import { makeHeaderMethod, makeResponseDestroy, makeResponseEnd, makeResponseWrite, type ResponseShape } from './response';
-import { wrapMethod } from './wrap';
+import { shareWrapper, wrapMethod } from './wrap';
 
 /** The fields of http.OutgoingMessage (ServerResponse, ClientRequest) that Node itself checks. */
 interface Outgoing {
@@ -28,5 +28,7 @@ export function patchOutgoing(http: typeof import('node:http')): void {
   wrapMethod(outgoing, 'setHeader', 'OutgoingMessage', makeHeaderMethod('setHeader', shape));
   wrapMethod(outgoing, 'appendHeader', 'OutgoingMessage', makeHeaderMethod('appendHeader', shape));
   wrapMethod(http.ServerResponse?.prototype, 'writeHead', 'ServerResponse', makeHeaderMethod('writeHead', shape));
+  // the deprecated writeHeader is writeHead itself: the same wrapper
+  shareWrapper(http.ServerResponse?.prototype, 'writeHeader', http.ServerResponse?.prototype, 'writeHead');
   wrapMethod(http.ClientRequest?.prototype, 'destroy', 'ClientRequest', makeResponseDestroy(shape));
 }

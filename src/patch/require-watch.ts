@@ -56,6 +56,9 @@ export function watchRequires(watcher: RequireWatcher): void {
     if (moduleProto.require !== top) return moduleProto.require.apply(this, arguments as unknown as [string]);
     return first.apply(this, arguments as unknown as [string]);
   };
+  // as Node's own (its name is '' on some lines; the bundler renames this one)
+  Object.defineProperty(self, 'name', { value: first.name, configurable: true });
+  Object.defineProperty(self, 'length', { value: first.length, configurable: true });
   trampoline = self;
   moduleProto.require = self;
 }

@@ -14,9 +14,9 @@ interface Wrapped {
   target: object;
   method: string | symbol;
   wrapper: Function;
-  /** An accessor's original descriptor and the wrapped half (wrapAccessor); absent for methods. */
+  /** An accessor's original descriptor and the wrapped half (wrapAccessor), or a shared method's (shareWrapper); absent for methods. */
   descriptor?: PropertyDescriptor;
-  part?: 'get' | 'set';
+  part?: 'get' | 'set' | 'value';
 }
 const wrapped: Wrapped[] = [];
 
@@ -67,6 +67,29 @@ export function wrapMethod(
   }
   if (made === undefined || (target as Record<string | symbol, unknown>)[method] !== made) return false;
   wrapped.push({ target, method, wrapper: made });
+  return true;
+}
+
+/**
+ * Node shares one function between prototypes (Writable's write/end/destroy are Duplex's too;
+ * ServerResponse's writeHead is its writeHeader): when `target[method]` is the function
+ * `source[sourceMethod]` was before wrapMethod wrapped it, it gets that same wrapper, so the two
+ * stay one function (`Duplex.prototype.write === Writable.prototype.write`). Returns false
+ * when they were not shared; the caller then wraps it on its own.
+ */
+export function shareWrapper(target: object | undefined | null, method: string, source: object | undefined | null, sourceMethod: string): boolean {
+  if (target === undefined || target === null || source === undefined || source === null) return false;
+  const wrapper = (source as Record<string, unknown>)[sourceMethod] as (Function & { __original?: unknown }) | undefined;
+  if (typeof wrapper !== 'function' || !Object.prototype.hasOwnProperty.call(wrapper, kWrapper)) return false;
+  const descriptor = Object.getOwnPropertyDescriptor(target, method);
+  if (descriptor === undefined || descriptor.value === undefined || descriptor.value !== wrapper.__original) return false;
+  try {
+    Object.defineProperty(target, method, { ...descriptor, value: wrapper });
+  } catch (error) {
+    warnInternal(`sharing the wrapper of ${sourceMethod} with ${method}`, error);
+    return false;
+  }
+  wrapped.push({ target, method, wrapper, descriptor, part: 'value' });
   return true;
 }
 

@@ -5,7 +5,7 @@ import { lateKind } from '../core/detect';
 import { END, WRITE, lateCall } from './late';
 import { recordClose, recordEnd, recordOf } from './record';
 import { isWriteAfterFIN, lateWriteAfterFIN } from './socket';
-import { failed, idle, wrapMethod, type Hook } from './wrap';
+import { failed, idle, shareWrapper, wrapMethod, type Hook } from './wrap';
 
 type WritableState = { ending?: boolean; destroyed?: boolean };
 type AnyWritable = Writable & { _writableState?: WritableState };
@@ -76,19 +76,19 @@ function makeDestroy(original: Function, hook: Hook): Function {
 
 export function patchWritable(): void {
   const { Duplex, Readable, Writable } = require('node:stream') as typeof import('node:stream');
-  // Duplex has its own copies of write/end (Node 20–26): patching Writable alone would miss
-  // Transform, PassThrough, net.Socket and zlib streams.
-  for (const [proto, label] of [
-    [Writable.prototype, 'Writable'],
-    [Duplex.prototype, 'Duplex'],
+  // Duplex has its own write/end (Node 20–26), Writable's own functions: patching Writable alone
+  // would miss Transform, PassThrough, net.Socket and zlib streams. They keep one wrapper, so
+  // they stay one function.
+  for (const [method, make] of [
+    ['write', makeWrite],
+    ['end', makeEnd],
   ] as const) {
-    wrapMethod(proto, 'write', label, makeWrite);
-    wrapMethod(proto, 'end', label, makeEnd);
+    wrapMethod(Writable.prototype, method, 'Writable', make);
+    if (!shareWrapper(Duplex.prototype, method, Writable.prototype, method)) wrapMethod(Duplex.prototype, method, 'Duplex', make);
   }
   wrapMethod(Writable.prototype, 'destroy', 'Writable', makeDestroy);
-  // Duplex.prototype.destroy is its own copy of Writable's on Node 20.x later lines, 22+;
-  // on early 20.x Duplex inherits Readable.prototype.destroy (pure Readables pass through:
-  // they have no _writableState).
-  if (Object.prototype.hasOwnProperty.call(Duplex.prototype, 'destroy')) wrapMethod(Duplex.prototype, 'destroy', 'Duplex', makeDestroy);
-  else wrapMethod(Readable.prototype, 'destroy', 'Readable', makeDestroy);
+  // Duplex.prototype.destroy is Writable's on Node 20.x later lines, 22+; on early 20.x Duplex
+  // inherits Readable.prototype.destroy (pure Readables pass through: they have no _writableState).
+  if (!Object.prototype.hasOwnProperty.call(Duplex.prototype, 'destroy')) wrapMethod(Readable.prototype, 'destroy', 'Readable', makeDestroy);
+  else if (!shareWrapper(Duplex.prototype, 'destroy', Writable.prototype, 'destroy')) wrapMethod(Duplex.prototype, 'destroy', 'Duplex', makeDestroy);
 }

@@ -150,27 +150,34 @@ function followEnds(): void {
  * `ended` fact when that happens. False when the key cannot be watched.
  */
 function watchRegistration(): boolean {
-  let value: OtelRegistry | undefined;
   try {
-    Object.defineProperty(globalThis, REGISTRY_KEY, {
-      configurable: true,
-      enumerable: true,
-      get: () => value,
-      set: (next: OtelRegistry | undefined) => {
-        value = next;
-        if (next !== undefined) followEnds();
-      },
-    });
+    Object.defineProperty(globalThis, REGISTRY_KEY, { configurable: true, enumerable: false, get: unregistered, set: registered });
     return true;
   } catch {
     return false;
   }
 }
 
+function unregistered(): undefined {
+  return undefined;
+}
+
+/** The API assigned the key: it becomes the data property the API would have made, and ends are followed. */
+function registered(next: OtelRegistry | undefined): void {
+  Object.defineProperty(globalThis, REGISTRY_KEY, { value: next, writable: true, enumerable: true, configurable: true });
+  if (next !== undefined) followEnds();
+}
+
+/** stop() before any SDK registered: the key is absent again, as without endguard. */
+function unwatchRegistration(): void {
+  if (Object.getOwnPropertyDescriptor(globalThis, REGISTRY_KEY)?.get === unregistered) delete (globalThis as Record<symbol, unknown>)[REGISTRY_KEY];
+}
+
 export function stopOtel(): void {
   if (!started) return;
   started = false;
   channels.report.unsubscribe(onReport);
+  unwatchRegistration();
   if (endsFollowed) channels.ended.unsubscribe(onEnded);
   endsFollowed = false;
   endContexts = new WeakMap();

@@ -102,6 +102,17 @@ describe('fault injection (observe mode: same behaviour with and without the age
     expect(agentWarnings(withAgent)).toEqual([]);
   });
 
+  it('what a program sees of the prototypes and globals: shared functions stay shared, the OpenTelemetry key is a data property once assigned', async () => {
+    const { without, withAgent } = await both('reflection');
+    expectSame(without, withAgent);
+    expect(withAgent.out[0]).toEqual({
+      shared: [true, true, true],
+      writeHeader: true,
+      requireName: '',
+      otelKey: { descriptor: { writable: true, enumerable: true, configurable: true }, version: '1.9.0' },
+    });
+  });
+
   it('subclasses overriding write/end/destroy without super keep their own semantics', async () => {
     const { without, withAgent } = await both('subclass-no-super');
     expectSame(without, withAgent);
