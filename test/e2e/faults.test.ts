@@ -104,11 +104,11 @@ describe('fault injection (observe mode: same behaviour with and without the age
 
   it('what a program sees of the prototypes and globals: shared functions stay shared, the OpenTelemetry key is a data property once assigned', async () => {
     const { without, withAgent } = await both('reflection');
+    // the same on every line as without the agent (which functions Node shares differs by line:
+    // Duplex's destroy is Readable's on 20.6, writeHeader is no longer writeHead on 26)
     expectSame(without, withAgent);
-    expect(withAgent.out[0]).toEqual({
-      shared: [true, true, true],
-      writeHeader: true,
-      requireName: '',
+    expect(withAgent.out[0]).toMatchObject({
+      shared: [true, true, expect.any(Boolean)],
       otelKey: { descriptor: { writable: true, enumerable: true, configurable: true }, version: '1.9.0' },
     });
   });
