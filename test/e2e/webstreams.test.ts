@@ -187,6 +187,21 @@ const cases: Case[] = [
     strict: { out: [{ seen: ['event 1'], pipe: 'AbortError', late: 'ERR_ENDGUARD_WRITE_AFTER_DESTROY' }] },
   },
   {
+    // the pipe aborted its destination from Node's code: the signal's abort() is that end too
+    fixture: 'webstreams/pipeto-abort.js',
+    args: ['dest-write'],
+    kind: 'write-after-destroy',
+    type: 'WritableStreamDefaultWriter',
+    method: 'write',
+    endMethod: 'abort',
+    cause: 'destroyed',
+    end: ['end', 'ac.abort'],
+    late: ['late-dest', 'getWriter().write'],
+    hint: /^the stream was aborted before /,
+    enforce: { out: [{ seen: ['event 1'], pipe: 'AbortError', late: 'accepted' }] },
+    strict: { out: [{ seen: ['event 1'], pipe: 'AbortError', late: 'ERR_ENDGUARD_WRITE_AFTER_DESTROY' }] },
+  },
+  {
     fixture: 'webstreams/pipeto-abort.js',
     args: ['dest-error'],
     kind: 'write-after-destroy',

@@ -49,6 +49,8 @@ const extras = new WeakMap<object, Extras>();
 /** Signals handed to pipeTo/pipeThrough: their AbortController's abort() site is kept. */
 const pipedSignals = new WeakSet<object>();
 const abortSites = new WeakMap<object, Capture>();
+/** A pipe's destination (its canonical WritableStream) → the pipe's signal: its abort errors the destination from Node's code. */
+const signalOfDest = new WeakMap<object, object>();
 /** Bridges made by Readable.toWeb / Writable.toWeb / Duplex.toWeb: the web side → its Node stream. */
 const nodeSideOf = new WeakMap<object, object>();
 /**
@@ -159,7 +161,10 @@ export function recordPipe(hook: Hook, controller: object, dest: unknown, signal
     if (x.pipe !== null) return;
     const capture = captureSite(controller, Math.max(flags.config.stackDepth, PIPE_DEPTH), above);
     x.pipe = { dest: typeof dest === 'object' && dest !== null ? dest : null, signal, capture };
-    if (signal !== null) pipedSignals.add(signal);
+    if (signal !== null) {
+      pipedSignals.add(signal);
+      if (x.pipe.dest !== null) signalOfDest.set(x.pipe.dest, signal);
+    }
   } catch (error) {
     failed(hook, error);
   }
@@ -173,6 +178,22 @@ export function recordAbort(hook: Hook, signal: object, above: Function): void {
   } catch (error) {
     failed(hook, error);
   }
+}
+
+/**
+ * A WritableStream no wrapper saw end, the destination of a pipe whose signal was aborted:
+ * pipeTo() aborted it from Node's code, and that AbortController#abort() is its end.
+ */
+function abortedAsPipeDestination(holder: object): StreamRecord | undefined {
+  const signal = signalOfDest.get(holder);
+  const capture = signal === undefined ? undefined : abortSites.get(signal);
+  if (capture === undefined) return undefined;
+  const record = ensureRecord(holder);
+  if (record === undefined) return undefined;
+  record.first = FIRST_DESTROY;
+  record.endMethod = 'abort';
+  record.endCapture = capture;
+  return record;
 }
 
 function hasUserFrame(capture: Capture | null, method: string): boolean {
@@ -190,6 +211,7 @@ function hasUserFrame(capture: Capture | null, method: string): boolean {
 export function refineEnd(holder: object, record: StreamRecord | undefined): StreamRecord | undefined {
   resolveOrigin(holder);
   record ??= recordOf(holder);
+  if (record === undefined || record.first === FIRST_NONE) record = abortedAsPipeDestination(holder) ?? record;
   if (record === undefined || record.first === FIRST_NONE || record.clientDisconnect) return record;
   const x = extrasOf(holder);
   if (x.refined) return record;
