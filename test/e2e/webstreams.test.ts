@@ -603,3 +603,22 @@ describe('a pipeline() whose source is a web stream destroys it when the destina
     });
   }
 });
+
+describe('armed capture: a client disconnect that reaches the source through a pipe', () => {
+  for (const scenario of ['text-encoder', 'two-hops']) {
+    it(`${scenario}: client-disconnect from the first occurrence, although nothing was captured`, async () => {
+      const run = await runFixture('webstreams/hono-sse.js', 'require', { args: [scenario], env: { ENDGUARD_CAPTURE: 'armed' } });
+      expect(run.reports).toHaveLength(1);
+      expect(run.reports[0]).toMatchObject({
+        kind: 'write-after-destroy',
+        type: 'ReadableStreamDefaultController',
+        endMethod: 'cancel',
+        endSite: null,
+        cause: 'client-disconnect',
+        capture: 'armed',
+        lateSite: markedSite('webstreams/hono-sse.js', 'late', 'controller.enqueue'),
+      });
+      expect(run.reports[0]!.closedAgoMs).toBeGreaterThanOrEqual(0);
+    });
+  }
+});

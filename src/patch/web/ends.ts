@@ -181,6 +181,31 @@ export function recordAbort(hook: Hook, signal: object, above: Function): void {
 }
 
 /**
+ * What ended a pipe's destination: a TransformStream's writable side is errored by its readable
+ * side's cancel (that cancel, itself refined when that side is a pipe's source: a chain of
+ * pipeThrough), otherwise the destination's own record.
+ */
+function pipeDestinationRecord(pipe: PipeInfo): StreamRecord | undefined {
+  const side = pipe.dest === null ? undefined : cancelledReadableSide(pipe.dest);
+  const dest = side ?? pipe.dest;
+  if (dest !== null) resolveOrigin(dest);
+  return side !== undefined ? refineEnd(side, recordOf(side)) : dest === null ? undefined : recordOf(dest);
+}
+
+/**
+ * A pipe's source whose cancel nothing kept (armed capture: no record), its destination gone
+ * with the HTTP client: the client's disconnect, from the first occurrence.
+ */
+function disconnectedThroughPipe(holder: object): StreamRecord | undefined {
+  const x = extras.get(holder);
+  if (x === undefined || x.pipe === null || x.cancelTime === 0) return undefined;
+  if (pipeDestinationRecord(x.pipe)?.clientDisconnect !== true) return undefined;
+  const record = markDisconnected(holder, x.cancelTime);
+  if (record !== undefined) record.endMethod = x.cancelMethod;
+  return record;
+}
+
+/**
  * A WritableStream no wrapper saw end, the destination of a pipe whose signal was aborted:
  * pipeTo() aborted it from Node's code, and that AbortController#abort() is its end.
  */
@@ -211,7 +236,7 @@ function hasUserFrame(capture: Capture | null, method: string): boolean {
 export function refineEnd(holder: object, record: StreamRecord | undefined): StreamRecord | undefined {
   resolveOrigin(holder);
   record ??= recordOf(holder);
-  if (record === undefined || record.first === FIRST_NONE) record = abortedAsPipeDestination(holder) ?? record;
+  if (record === undefined || record.first === FIRST_NONE) record = abortedAsPipeDestination(holder) ?? disconnectedThroughPipe(holder) ?? record;
   if (record === undefined || record.first === FIRST_NONE || record.clientDisconnect) return record;
   const x = extrasOf(holder);
   if (x.refined) return record;
@@ -220,12 +245,7 @@ export function refineEnd(holder: object, record: StreamRecord | undefined): Str
   if (hasUserFrame(record.endCapture, method)) return record;
   const pipe = x.pipe;
   if (method === 'cancel' && pipe !== null) {
-    // a TransformStream's writable side errored by its readable side's cancel: that cancel
-    const side = pipe.dest === null ? undefined : cancelledReadableSide(pipe.dest);
-    const dest = side ?? pipe.dest;
-    if (dest !== null) resolveOrigin(dest);
-    // that side is itself a pipe's source (a chain of pipeThrough): what cancelled it, first
-    const destRecord = side !== undefined ? refineEnd(side, recordOf(side)) : dest === null ? undefined : recordOf(dest);
+    const destRecord = pipeDestinationRecord(pipe);
     if (destRecord?.clientDisconnect === true) {
       record.clientDisconnect = true;
       record.endTime = destRecord.endTime;
