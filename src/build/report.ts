@@ -132,9 +132,12 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
   let end = call.clientDisconnect
     ? NO_SIDE
     : side(endCapture, ['Error', `${useHeader ? 'headers sent' : (endMethod ?? 'end') + '()'} here`], pipes, true, implementations);
-  // the peer ended the connection and Node ended this side after it: no frame of code on its stack
-  const clientDisconnect = call.clientDisconnect || (call.peerEnded && !end.fromPipe && end.site === null);
+  // the peer ended the connection (or reset an HTTP/2 stream) and Node ended this side after it:
+  // no frame of code on its stack
+  const streamReset = !call.clientDisconnect && !end.fromPipe && end.site === null && closedByHttp2Reset(end.stack?.frames);
+  const clientDisconnect = call.clientDisconnect || ((call.peerEnded || streamReset) && !end.fromPipe && end.site === null);
   if (clientDisconnect) end = NO_SIDE;
+  const closedAt = streamReset ? (record?.endTime ?? 0) : call.closedAt;
 
   const endUser = end.fromPipe ? null : end.site;
   const lateUser = late.fromPipe ? null : late.site;
@@ -187,13 +190,20 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     mode: call.mode,
     capture: call.capture,
   };
-  if (report.endSite === null) report.endSiteNote = endSiteNote(call, endCapture, clientDisconnect);
-  if (clientDisconnect && call.closedAt > 0) {
-    report.closedAt = new Date(call.closedAt).toISOString();
-    report.closedAgoMs = Math.max(0, Date.now() - call.closedAt);
+  if (report.endSite === null) report.endSiteNote = streamReset ? HTTP2_RESET_NOTE : endSiteNote(call, endCapture, clientDisconnect);
+  if (clientDisconnect && closedAt > 0) {
+    report.closedAt = new Date(closedAt).toISOString();
+    report.closedAgoMs = Math.max(0, Date.now() - closedAt);
   }
   if (clientDisconnect && call.closeCode !== null) report.closeCode = call.closeCode;
   return report;
+}
+
+const HTTP2_RESET_NOTE = 'no code ended this stream: the client reset or closed its HTTP/2 stream, then Node closed this side';
+
+/** Node closed an HTTP/2 stream itself because the peer reset or closed it (onStreamClose → closeStream, Node 20–26). */
+function closedByHttp2Reset(frames: readonly Frame[] | undefined): boolean {
+  return frames !== undefined && frames.some((f) => f.file === 'node:internal/http2/core' && (f.fn === 'closeStream' || f.fn === 'onStreamClose'));
 }
 
 function endSiteNote(call: LateCall, endCapture: Capture | null, clientDisconnect: boolean): string {

@@ -45,7 +45,7 @@ const HINTS: Record<HintId, (c: HintContext) => string> = {
   'pipe-multiple-sources': () =>
     'several sources are piped into one destination and the first to finish ends it: pipe with { end: false } and end once, after all sources',
   'pipe-ended': (c) =>
-    `the pipe ended ${c.target} before ${c.lateCall}: use stream.pipeline(...) and write in its callback, or pipe(dest, { end: false })`,
+    `the pipe ended ${c.target} when its source finished, before ${c.lateCall}: write before that, or pipe with { end: false } (pipeline() from stream/promises: { end: false }) and end ${c.target} yourself after the last write`,
   'double-end': (c) => `end() is called twice: keep one ${c.endCall.replace('(...)', '()')} (guard with ${c.target}.writableEnded)`,
   'headers-already-sent': (c) =>
     `${c.flusher} already sent the headers: set them before it, or check ${c.target}.headersSent before ${c.lateCall}`,

@@ -47,8 +47,12 @@ export function reportableDoubleEnd(origins: SiteOrigins, endCaptured: boolean, 
   return origins.endUser || origins.lateUser;
 }
 
-/** The calls that end a stream, in every family's words. */
-const ENDING_CALLS: ReadonlySet<string> = new Set(['end', 'close', 'terminate']);
+/**
+ * The calls that only end a stream, carrying no data: a web stream's close() / terminate(). A
+ * late end() of a Node stream after a disconnect always carries a chunk (a bare one is not a
+ * late call): the data is lost, as a write's.
+ */
+const ENDING_CALLS: ReadonlySet<string> = new Set(['close', 'terminate']);
 
 /**
  * A stream the client's disconnect ended, ended again by a dependency with no frame of the

@@ -20,9 +20,14 @@ export interface ResponseShape {
   headersSentCode?: string;
 }
 
-/** When the response's connection closed, from the socket's own record (0 when unknown). */
-function closedAtOf(res: { socket?: object | null }): number {
+/**
+ * When the response's connection closed, from its own stream's record: the HTTP/2 stream of an
+ * http2 compat response (reset or closed by the client), else the socket (0 when unknown).
+ */
+function closedAtOf(res: { socket?: object | null; stream?: object | null }): number {
   try {
+    const stream = res.stream;
+    if (typeof stream === 'object' && stream !== null) return recordOf(stream)?.endTime ?? 0;
     const socket = res.socket;
     if (socket === undefined || socket === null) return 0;
     return recordOf(socket)?.endTime ?? 0;

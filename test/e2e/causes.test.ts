@@ -149,6 +149,16 @@ const cases: Case[] = [
   },
   {
     fixture: 'proxy-client-disconnect.js',
+    args: ['default-handler'],
+    kind: 'write-after-destroy',
+    type: 'ServerResponse',
+    method: 'end',
+    cause: 'client-disconnect',
+    end: null,
+    late: null, // http-proxy-middleware's own error handler: no frame of the app
+  },
+  {
+    fixture: 'proxy-client-disconnect.js',
     args: ['error-handler'],
     kind: 'write-after-destroy',
     type: 'ServerResponse',
@@ -258,7 +268,7 @@ function check(c: Case, preload: Preload) {
       expect(r.endStack).toMatch(/\n {4}at /);
     }
     if (c.late === null) {
-      expect(r.lateSite).toMatch(/node_modules[/\\]http-proxy[/\\]/);
+      expect(r.lateSite).toMatch(/node_modules[/\\]http-proxy(-middleware)?[/\\]/);
     } else {
       expect(r.lateSite).toBe(markedSite(c.fixture, c.late[0], c.late[1]));
     }
@@ -310,4 +320,25 @@ describe('client-disconnect under armed capture: no close was recorded', () => {
     expect(r).not.toHaveProperty('closedAt');
     expect(r).not.toHaveProperty('closedAgoMs');
   });
+});
+
+describe('HTTP/2: the client cancels its stream, the server writes once more', () => {
+  for (const api of ['compat', 'core']) {
+    it(`${api}: client-disconnect with when it closed, not a late callback after Node's own close`, async () => {
+      const file = 'http2-client-reset.js';
+      const [bare, run] = await Promise.all([runFixture(file, 'none', { args: [api] }), runFixture(file, 'require', { args: [api] })]);
+      expect(run.out).toEqual(bare.out);
+      expect(run.out).toEqual([{ client: 'cancelled after the first event', lateReturned: false }]);
+      expect(run.reports).toHaveLength(1);
+      const r = run.reports[0]!;
+      expect(r).toMatchObject({
+        type: api === 'compat' ? 'Http2ServerResponse' : 'ServerHttp2Stream',
+        method: 'write',
+        endSite: null,
+        lateSite: markedSite(file, `late-${api}`, api === 'compat' ? 'res.write' : 'stream.write'),
+        cause: 'client-disconnect',
+      });
+      expect(r.closedAgoMs).toBeGreaterThanOrEqual(0);
+    });
+  }
 });
