@@ -37,6 +37,6 @@ export const PACKAGE_PATCHES: readonly PackagePatch[] = [
     esm: [{ file: 'dist/esm/index.js', bindings: ['Minipass'] }],
     patch: (file, exports, basedir) => lazy().patchMinipass(file, exports, basedir),
   },
-  { name: 'ws', files: ['lib/websocket.js'], patch: (file, exports) => lazy().patchWebSocket(file, exports) },
+  { name: 'ws', files: ['lib/websocket.js', 'lib/stream.js'], patch: (file, exports) => lazy().patchWebSocket(file, exports) },
   { name: 'compression', files: [''], patch: (file, exports) => lazy().patchCompression(file, exports) },
 ];

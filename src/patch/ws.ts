@@ -2,7 +2,7 @@ import { FIRST_DESTROY, FIRST_END, FIRST_NONE, type StreamRecord, type Vocabular
 import type { ViolationKind } from '../types';
 import { NOT_DROPPED, lateCall } from './late';
 import { ensureRecord, markDisconnected, recordEnd, recordOf } from './record';
-import { failed, idle, wrapMethod, type Hook } from './wrap';
+import { failed, idle, wrapExported, wrapMethod, type Hook } from './wrap';
 
 // ws 7 and 8 (lib/websocket.js, the same in both for what follows): send(), ping() and pong()
 // on a socket that is CLOSING or CLOSED never throw (only CONNECTING does): sendAfterClose
@@ -49,6 +49,29 @@ function peerInitiated(ws: WebSocketLike): boolean {
   return ws._closeFrameReceived === true || ws._receiver?._writableState?.errorEmitted === true;
 }
 
+/** createWebSocketStream(ws): the Duplex around each WebSocket. Its end (or the pipe that ended it) makes ws's _final call ws.close(). */
+const duplexOf = new WeakMap<object, object>();
+
+/**
+ * ws.close() from the Duplex's _final: the Duplex's end is this one's, with its site (your
+ * duplex.end(), or the pipe() / pipeline() that ended it). False when the Duplex did not end
+ * first, or nothing was kept of its end.
+ */
+function endedByDuplex(ws: WebSocketLike, method: string): boolean {
+  const duplex = duplexOf.get(ws);
+  const ended = duplex === undefined ? undefined : recordOf(duplex);
+  if (method !== 'close' || ended === undefined || ended.first === FIRST_NONE || ended.clientDisconnect) return false;
+  const record = ensureRecord(ws);
+  if (record === undefined || record.first !== FIRST_NONE) return false;
+  record.first = FIRST_END;
+  record.endMethod = ended.endMethod;
+  record.endCapture = ended.endCapture;
+  record.endAsyncId = ended.endAsyncId;
+  record.endTime = ended.endTime;
+  record.pipes = ended.pipes;
+  return true;
+}
+
 /**
  * The app closed (or terminated) it. Under the armed capture policy recordEnd keeps nothing,
  * but the end must still be told from the peer's: a record without a site.
@@ -69,7 +92,7 @@ function makeEnd(method: 'close' | 'terminate') {
         try {
           // ws calls close() itself in answer to the peer's close frame or a protocol error
           if (method === 'close' && peerInitiated(this)) markDisconnected(this, Date.now());
-          else recordAppEnd(hook, this, method, close);
+          else if (!endedByDuplex(this, method)) recordAppEnd(hook, this, method, close);
         } catch (error) {
           failed(hook, error);
         }
@@ -124,8 +147,22 @@ function makeSend(method: 'send' | 'ping' | 'pong') {
     };
 }
 
+function makeCreateWebSocketStream(original: Function, hook: Hook): Function {
+  return function createWebSocketStream(this: unknown, ws: unknown) {
+    const duplex: unknown = original.apply(this, arguments);
+    if (!idle(hook) && typeof ws === 'object' && ws !== null && typeof duplex === 'object' && duplex !== null) duplexOf.set(ws, duplex);
+    return duplex;
+  };
+}
+
+/** ws's lib/stream.js: module.exports is createWebSocketStream itself, which the wrapper replaces. */
+export function patchWebSocketStream(exports: unknown): unknown {
+  return typeof exports === 'function' ? wrapExported(exports, 'createWebSocketStream', 'ws', makeCreateWebSocketStream) : undefined;
+}
+
 /** Patches ws's lib/websocket.js (ws 8's ESM wrapper.mjs imports lib/stream.js first, whose require('./websocket') is seen). */
-export function patchWebSocket(_file: string, exports: unknown): undefined {
+export function patchWebSocket(file: string, exports: unknown): unknown {
+  if (file === 'lib/stream.js') return patchWebSocketStream(exports);
   const proto = (exports as { prototype?: object } | null)?.prototype;
   if (typeof exports !== 'function' || proto === undefined) return undefined;
   wrapMethod(proto, 'close', 'ws WebSocket', makeEnd('close'));

@@ -83,3 +83,28 @@ for (const pkg of ['ws', 'ws7']) {
     }
   });
 }
+
+describe('a WebSocket ended through its createWebSocketStream() Duplex (CommonJS)', () => {
+  const file = 'streamlibs/ws-duplex.js';
+  for (const pkg of ['ws', 'ws7']) {
+    for (const [scenario, call, endMethod, cause] of [
+      ['end', 'duplex.end', 'end', 'late-callback'],
+      ['pipeline', 'pipeline', 'pipe', 'pipe-ended'],
+    ] as const) {
+      it(`${pkg}, ${scenario}: a later send names the app's ${call}(), not ws's _final`, async () => {
+        const [bare, run] = await Promise.all([runFixture(file, 'none', { args: [pkg, scenario] }), runFixture(file, 'require', { args: [pkg, scenario] })]);
+        expect(run.out).toEqual(bare.out);
+        expect(run.reports).toHaveLength(1);
+        expect(run.reports[0]).toMatchObject({
+          kind: 'write-after-end',
+          type: 'WebSocket',
+          method: 'send',
+          endMethod,
+          endSite: markedSite(file, `end-${scenario}`, call),
+          lateSite: markedSite(file, 'late', 'socket.send'),
+          cause,
+        });
+      });
+    }
+  }
+});
