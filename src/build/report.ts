@@ -1,6 +1,6 @@
 import type { CapturePolicy, Mode, ViolationKind, ViolationReport } from '../types';
 import type { Capture, Frame, PipeRecord, ResolvedStack, StreamRecord, Vocabulary } from '../internal-types';
-import { formatSite, nearestFrame, resolveStack } from '../core/callsite';
+import { PACKAGE_PATH, formatSite, nearestFrame, resolveStack } from '../core/callsite';
 import { classify } from '../core/classify';
 import type { SiteOrigins } from '../core/verdict';
 import { callExpressionAt, sourceLine, sourceLines } from './source';
@@ -89,12 +89,10 @@ function side(
   return { stack, site, fromPipe: false, pipeStack: null, direct: !fromInternals };
 }
 
-const PACKAGE_DIR = /[/\\]node_modules[/\\](?:@[^/\\]+[/\\])?[^/\\]+[/\\]/;
-
 /** The installed package (its directory: one copy) a dependency's frame is in; null for any other frame. */
 function packageDirOf(frame: Frame | undefined): string | null {
   if (frame === undefined || frame.kind !== 'dependency') return null;
-  const match = PACKAGE_DIR.exec(frame.file);
+  const match = PACKAGE_PATH.exec(frame.file);
   return match === null ? null : frame.file.slice(0, match.index + match[0].length);
 }
 

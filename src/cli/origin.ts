@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { parseSite, toPath } from '../core/callsite';
+import { PACKAGE_PATH, parseSite, toPath } from '../core/callsite';
 import type { CollectedReport, WatchedProcess } from './collect';
 
 // Where a report came from, in the words of a test run: the test file when one is known, else
@@ -55,7 +55,7 @@ export function processLabel(proc: WatchedProcess, cwd: string): string {
   const ids = `pid ${proc.pid}${proc.threadId > 0 ? `, worker thread ${proc.threadId}` : ''}`;
   const script = proc.mainThread?.script ?? proc.script;
   if (script === null) return `node (${ids})`;
-  const inPackage = /[\\/]node_modules[\\/]((?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(script);
+  const inPackage = PACKAGE_PATH.exec(script);
   let name = inPackage?.[1] !== undefined ? inPackage[1].replace(/\\/g, '/') : `node ${displayPath(script, cwd)}`;
   // npm scripts and npx run a tool through its node_modules/.bin link: the link is its name
   if (name === '.bin') name = path.basename(script);

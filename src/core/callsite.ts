@@ -28,6 +28,9 @@ export function toPath(file: string): string {
   return file;
 }
 
+/** `…/node_modules/<name>/` (or `<@scope/name>`) in a file's path; group 1 is the package's name. The first one: the copy the app loaded. */
+export const PACKAGE_PATH = /[/\\]node_modules[/\\]((?:@[^/\\]+[/\\])?[^/\\]+)[/\\]/;
+
 /** `node -e` / `node -p` code and code piped to `node`: the user's own, with no file. */
 const EVAL_SCRIPT = /^\[(eval|stdin)\d*\]$/;
 

@@ -1,4 +1,5 @@
 import type { Frame } from '../internal-types';
+import { PACKAGE_PATH } from './callsite';
 
 /** What the frames of a cancel (or of an error/abort a Node adapter made) tell about who made it. */
 export interface CancelOrigin {
@@ -12,14 +13,13 @@ export interface CancelOrigin {
   canceller: string | null;
 }
 
-const NODE_MODULES = /[/\\]node_modules[/\\]((?:@[^/\\]+[/\\])?[^/\\]+)[/\\]/;
 
 /**
  * The library behind a frame that is not the app's own: a package, or one of Node's own
  * libraries that consume web streams. null for Node's plumbing (streams, timers, primordials).
  */
 function libraryOf(frame: Frame): string | null {
-  const pkg = NODE_MODULES.exec(frame.file);
+  const pkg = PACKAGE_PATH.exec(frame.file);
   if (pkg !== null) return pkg[1]!.replace(/\\/g, '/');
   const at = `${frame.file}:${frame.line}:${frame.column}`;
   if (frame.file.startsWith('node:internal/deps/undici/')) return `fetch (undici, ${at})`;
