@@ -137,9 +137,10 @@ export function causeOf(input: ClassifyInput): { cause: Cause; hint: HintId } {
   // the pipe's next write after an explicit end: the pipe and the end() on one destination
   if (input.lateFromPipe && kind === 'write-after-end') return { cause: 'pipe-and-end', hint: 'ended-under-pipe' };
   if (kind === 'double-end') return { cause: 'double-end', hint: 'double-end' };
+  const endUser = endFrames?.find((f) => f.kind === 'user') ?? null;
   // Koa responds after the middleware chain resolved: a call after that ran outside the chain
   // (the end is the app's hand-off, or Koa's own response when the app set no body)
-  const frameworkEnded = endFrames !== null && endFrames.length > 0 && !endFrames.some((f) => f.kind === 'user');
+  const frameworkEnded = endFrames !== null && endFrames.length > 0 && endUser === null;
   if ((input.endHandedOff || frameworkEnded) && input.vocabulary.respondsAfterChain === true) {
     return viaEmitter(lateFrames) ? { cause: 'late-subscriber', hint: 'late-subscriber' } : { cause: 'late-callback', hint: 'late-callback' };
   }
@@ -147,7 +148,6 @@ export function causeOf(input: ClassifyInput): { cause: Cause; hint: HintId } {
     return { cause: 'headers-already-sent', hint: 'headers-already-sent' };
   }
 
-  const endUser = endFrames?.find((f) => f.kind === 'user') ?? null;
   const lateUser = lateFrames.find((f) => f.kind === 'user') ?? null;
   const synchronous = input.sameExecution ?? inRequestDispatch(lateFrames);
   // Fastify sends what a handler returned (or threw): no frame of the user's code is on the stack

@@ -68,10 +68,15 @@ export function keysArmed(): boolean {
   return anyArmed;
 }
 
+/** The key of the route a response answers, by its template (Express's, or one a framework's patch noted). */
+function routeKey(stream: object): string | undefined {
+  return routeKeyOf(stream, templates.get(stream));
+}
+
 /** Armed by its route template (every path of `/users/:id`) or by its path. */
 function isArmed(stream: object): boolean {
   if (!anyArmed) return false;
-  const route = routeKeyOf(stream, templates.get(stream));
+  const route = routeKey(stream);
   return (route !== undefined && armed.has(route)) || armed.has(armKeyOf(stream));
 }
 
@@ -128,7 +133,7 @@ export function armFor(stream: object): void {
   armed.arm(armKeyOf(stream));
   // the route's other paths too, where a template is known: an end made before the framework
   // matched the route (a middleware) is found by its path
-  const route = routeKeyOf(stream, templates.get(stream));
+  const route = routeKey(stream);
   if (route !== undefined) armed.arm(route);
   anyArmed = true;
 }

@@ -26,11 +26,8 @@ export interface ResponseShape {
  */
 function closedAtOf(res: { socket?: object | null; stream?: object | null }): number {
   try {
-    const stream = res.stream;
-    if (typeof stream === 'object' && stream !== null) return recordOf(stream)?.endTime ?? 0;
-    const socket = res.socket;
-    if (socket === undefined || socket === null) return 0;
-    return recordOf(socket)?.endTime ?? 0;
+    const closed = typeof res.stream === 'object' && res.stream !== null ? res.stream : res.socket;
+    return closed === undefined || closed === null ? 0 : (recordOf(closed)?.endTime ?? 0);
   } catch {
     return 0;
   }

@@ -156,11 +156,14 @@ function makeCreateWebSocketStream(original: Function, hook: Hook): Function {
 }
 
 /** ws's lib/stream.js: module.exports is createWebSocketStream itself, which the wrapper replaces. */
-export function patchWebSocketStream(exports: unknown): unknown {
+function patchWebSocketStream(exports: unknown): unknown {
   return typeof exports === 'function' ? wrapExported(exports, 'createWebSocketStream', 'ws', makeCreateWebSocketStream) : undefined;
 }
 
-/** Patches ws's lib/websocket.js (ws 8's ESM wrapper.mjs imports lib/stream.js first, whose require('./websocket') is seen). */
+/**
+ * Patches ws's lib/websocket.js (ws 8's ESM wrapper.mjs imports lib/stream.js first, whose
+ * require('./websocket') is seen) and lib/stream.js (required by ws's CommonJS index).
+ */
 export function patchWebSocket(file: string, exports: unknown): unknown {
   if (file === 'lib/stream.js') return patchWebSocketStream(exports);
   const proto = (exports as { prototype?: object } | null)?.prototype;

@@ -221,6 +221,15 @@ function abortedAsPipeDestination(holder: object): StreamRecord | undefined {
   return record;
 }
 
+/** A pipe's destination the app ended itself (a frame of its code on that end's stack): that end becomes `record`'s. */
+function takeAppEnd(record: StreamRecord, dest: StreamRecord | undefined): boolean {
+  const method = dest?.endMethod ?? 'end';
+  if (dest === undefined || dest.endCapture === null || !hasUserFrame(dest.endCapture, method)) return false;
+  record.endCapture = dest.endCapture;
+  record.endMethod = method;
+  return true;
+}
+
 function hasUserFrame(capture: Capture | null, method: string): boolean {
   // the same header build/report.ts gives the end stack: the resolution is cached per capture
   const stack = resolveStack(capture, 'Error', `${method}() here`);
@@ -259,27 +268,14 @@ export function refineEnd(holder: object, record: StreamRecord | undefined): Str
     }
     // the app ended the pipe's destination side first (reader.cancel() at the end of a chain,
     // writer.abort()): that call is the end site, not the pipe
-    const destMethod = destRecord?.endMethod ?? 'end';
-    if (destRecord !== undefined && destRecord.endCapture !== null && hasUserFrame(destRecord.endCapture, destMethod)) {
-      record.endCapture = destRecord.endCapture;
-      record.endMethod = destMethod;
-      return record;
-    }
-    if (pipe.capture !== null) record.endCapture = pipe.capture;
+    if (!takeAppEnd(record, destRecord) && pipe.capture !== null) record.endCapture = pipe.capture;
     return record;
   }
   const piped = method === 'cancel' ? pipelineReading(holder) : undefined;
   if (piped !== undefined) {
     // pipeline(this, dest) or pipeline(Readable.fromWeb(this), dest) destroyed its source: the
     // app's end of the destination when it made one (dest.destroy()), otherwise the pipeline()
-    const destRecord = recordOf(piped.dest);
-    const destMethod = destRecord?.endMethod ?? 'end';
-    if (destRecord !== undefined && destRecord.endCapture !== null && hasUserFrame(destRecord.endCapture, destMethod)) {
-      record.endCapture = destRecord.endCapture;
-      record.endMethod = destMethod;
-    } else if (piped.capture !== null) {
-      record.endCapture = piped.capture;
-    }
+    if (!takeAppEnd(record, recordOf(piped.dest)) && piped.capture !== null) record.endCapture = piped.capture;
     return record;
   }
   const node = nodeSideOf.get(holder);
