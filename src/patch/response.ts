@@ -1,9 +1,9 @@
-import { FIRST_DESTROY, FIRST_END, FIRST_NONE, type LateFacts } from '../internal-types';
+import { FIRST_DESTROY, FIRST_END, FIRST_NONE, type LateFacts, type StreamRecord } from '../internal-types';
 import { lateKind } from '../core/detect';
 import { flags } from '../flags';
 import { capturing } from './capture';
 import { CHAINABLE, END, WRITE, lateCall } from './late';
-import { headersFlushedByEnd, markDisconnected, recordEnd, recordHeaders, recordOf } from './record';
+import { ensureRecord, headersFlushedByEnd, markDisconnected, recordEnd, recordHeaders, recordOf } from './record';
 import { failed, idle, type Hook } from './wrap';
 
 // The wrappers shared by every HTTP response family (http.OutgoingMessage, http2 compat); a
@@ -33,10 +33,30 @@ function closedAtOf(res: { socket?: object | null; stream?: object | null }): nu
   }
 }
 
+/**
+ * An http2 compat response destroyed through its stream (`res.stream.destroy()` by the app, or
+ * Node's closeStream after a client reset): the stream's own record says who, and the report
+ * tells the two apart from its frames. Undefined when the stream has no recorded end.
+ */
+function adoptStreamEnd(res: { stream?: object | null }): StreamRecord | undefined {
+  const stream = typeof res.stream === 'object' && res.stream !== null ? recordOf(res.stream) : undefined;
+  if (stream === undefined || stream.first === FIRST_NONE || stream.clientDisconnect || stream.endCapture === null) return undefined;
+  const record = ensureRecord(res);
+  if (record === undefined) return undefined;
+  record.first = stream.first;
+  record.endMethod = stream.endMethod;
+  record.endCapture = stream.endCapture;
+  record.endAsyncId = stream.endAsyncId;
+  record.endTime = stream.endTime;
+  return record;
+}
+
 /** Facts for a late call on a response; `ended` is Node's own flag at the time of the call. */
 export function responseFacts(res: object, ended: boolean, destroyed: boolean, method: string, headers: boolean): LateFacts {
   let record = recordOf(res);
-  if (destroyed && (record === undefined || record.first === FIRST_NONE) && !ended) record = markDisconnected(res, closedAtOf(res));
+  if (destroyed && (record === undefined || record.first === FIRST_NONE) && !ended) {
+    record = adoptStreamEnd(res) ?? markDisconnected(res, closedAtOf(res));
+  }
   const kind = headers ? 'headers-after-sent' : lateKind(ended, record);
   const clientDisconnect = !headers && kind === 'write-after-destroy' && record?.clientDisconnect === true;
   return {

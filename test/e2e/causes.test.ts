@@ -225,6 +225,16 @@ const cases: Case[] = [
     late: ['late', 'res.end'],
   },
   {
+    fixture: 'http2-stream-destroy.js',
+    kind: 'write-after-destroy',
+    type: 'Http2ServerResponse',
+    method: 'write',
+    cause: 'destroyed',
+    end: ['end', 'res.stream.destroy'],
+    late: ['late', 'res.write'],
+    client: { body: 'event 1\n' },
+  },
+  {
     fixture: 'http2-headers.js',
     kind: 'headers-after-sent',
     type: 'Http2ServerResponse',
