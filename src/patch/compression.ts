@@ -84,6 +84,22 @@ function watch(hook: Hook, res: Res): void {
   };
   res.write = watchedWrite;
   res.end = watchedEnd;
+  watchFlush(res);
+}
+
+/**
+ * compression's res.flush() (for SSE) writes to its zlib stream; after a client disconnect that
+ * stream is destroyed, and the flush would be reported as a second, Gzip-typed violation of the
+ * write just reported on the response. A flush carries no data of its own: it passes through.
+ */
+function watchFlush(res: Res & { flush?: Function }): void {
+  const compressionFlush = Object.prototype.hasOwnProperty.call(res, 'flush') ? res.flush : undefined;
+  if (typeof compressionFlush !== 'function' || compressionFlush.name !== 'flush') return;
+  res.flush = function flush(this: Res) {
+    if (this.destroyed !== true) return compressionFlush.apply(this, arguments);
+    const args = arguments;
+    return asReporter(() => compressionFlush.apply(this, args));
+  };
 }
 
 function makeMiddleware(hook: Hook, middleware: Function): Function {

@@ -72,7 +72,7 @@ describe('compression: res.write/res.end replaced on the instance', () => {
     expect(run.reports[0]).toMatchObject({ kind: 'write-after-end', code: 'ERR_STREAM_WRITE_AFTER_END', endSite, lateSite });
   });
 
-  it('compressing, the client went away: a client-disconnect on the response (not on compression\'s zlib stream)', async () => {
+  it('compressing, the client went away: a client-disconnect on the response (not on compression\'s zlib stream), and no second report for res.flush()', async () => {
     const [bare, run] = await Promise.all([runFixture(file, 'none', { args: ['disconnect'] }), runFixture(file, 'require', { args: ['disconnect'] })]);
     expect(bare.out).toEqual([{ client: { status: 200, encoding: 'gzip' }, lateReturned: false }]);
     expect(run.out).toEqual(bare.out);
