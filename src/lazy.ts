@@ -27,4 +27,4 @@ export { patchKoa } from './patch/koa';
 export { patchReadableStream } from './patch/readable-stream';
 export { patchMinipass } from './patch/minipass';
 export { patchWebSocket } from './patch/ws';
-export { patchCompression } from './patch/compression';
+export { patchOnHeaders } from './patch/compression';

@@ -14,8 +14,9 @@ import { failed, idle, wrapExported, type Hook } from './wrap';
 // Node: the data is lost silently and no prototype wrapper sees the call. When it does not
 // compress (filtered, below the threshold, HEAD, already encoded), its methods call Node's
 // (the prototype wrappers report those late calls as for any response).
-// endguard wraps the factory (the module's export), the middleware it returns, and then those
-// two instance methods: a late call while compression swallows it is reported here.
+// endguard wraps on-headers' export, which compression's middleware calls right after assigning
+// those two instance methods, and then the methods: a late call while compression swallows it
+// is reported here.
 
 type Res = { write: Function; end: Function; destroyed?: boolean; finished?: boolean; headersSent?: boolean };
 
@@ -102,42 +103,26 @@ function watchFlush(res: Res & { flush?: Function }): void {
   };
 }
 
-function makeMiddleware(hook: Hook, middleware: Function): Function {
-  const wrapped = function compression(this: unknown, req: unknown, res: unknown, next: unknown) {
-    if (idle(hook) || typeof next !== 'function' || typeof res !== 'object' || res === null) return middleware.apply(this, arguments);
-    // compression assigns res.write/res.end, then calls next() synchronously: the handlers it
-    // runs must already see the wrapped methods
-    const downstream = next as Function;
-    const args = Array.prototype.slice.call(arguments);
-    args[2] = function next(this: unknown) {
+function makeOnHeaders(original: Function, hook: Hook): Function {
+  return function onHeaders(this: unknown, res: unknown, listener: unknown) {
+    // compression's middleware assigned res.write/res.end just before, and calls next() just after
+    if (!idle(hook) && typeof listener === 'function' && listener.name === 'onResponseHeaders' && typeof res === 'object' && res !== null) {
       try {
         watch(hook, res as Res);
       } catch (error) {
         failed(hook, error);
       }
-      return downstream.apply(this, arguments);
-    };
-    return middleware.apply(this, args);
-  };
-  Object.defineProperty(wrapped, 'length', { value: middleware.length, configurable: true });
-  Object.defineProperty(wrapped, 'name', { value: middleware.name, configurable: true });
-  return wrapped;
-}
-
-function makeFactory(original: Function, hook: Hook): Function {
-  return function compression(this: unknown) {
-    const middleware: unknown = original.apply(this, arguments);
-    if (typeof middleware !== 'function' || idle(hook)) return middleware;
-    return makeMiddleware(hook, middleware);
+    }
+    return original.apply(this, arguments);
   };
 }
 
-/** Patches compression's exports: the factory itself, which its wrapper replaces, with its own properties (filter). */
-export function patchCompression(_file: string, exports: unknown): unknown {
-  if (typeof exports !== 'function') return undefined;
-  const factory = wrapExported(exports, 'compression', 'compression', makeFactory);
-  if (factory === undefined) return undefined;
-  for (const key of Object.keys(exports)) (factory as unknown as Record<string, unknown>)[key] = (exports as unknown as Record<string, unknown>)[key];
-  return factory;
+/**
+ * Patches on-headers' export (a function, which its wrapper replaces): compression's middleware
+ * calls it once per response, with its own `onResponseHeaders` listener. This is required by
+ * compression's index.js, so it is seen even when an ES module imports compression (Node's ESM
+ * loader evaluates the CommonJS entry without require(): the export itself is never seen).
+ */
+export function patchOnHeaders(_file: string, exports: unknown): unknown {
+  return typeof exports === 'function' ? wrapExported(exports, 'onHeaders', 'on-headers', makeOnHeaders) : undefined;
 }
-

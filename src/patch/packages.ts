@@ -38,5 +38,6 @@ export const PACKAGE_PATCHES: readonly PackagePatch[] = [
     patch: (file, exports, basedir) => lazy().patchMinipass(file, exports, basedir),
   },
   { name: 'ws', files: ['lib/websocket.js', 'lib/stream.js'], patch: (file, exports) => lazy().patchWebSocket(file, exports) },
-  { name: 'compression', files: [''], patch: (file, exports) => lazy().patchCompression(file, exports) },
+  // compression, through the on-headers call of its middleware (compression.ts)
+  { name: 'on-headers', files: [''], patch: (file, exports) => lazy().patchOnHeaders(file, exports) },
 ];

@@ -95,6 +95,25 @@ describe('compression: res.write/res.end replaced on the instance', () => {
   });
 });
 
+describe('compression imported by an ES module app', () => {
+  it('the swallowed late write is reported as under require()', async () => {
+    const file = 'streamlibs/compression-esm.mjs';
+    const [bare, run] = await Promise.all([runFixture(file, 'none'), runFixture(file, 'import')]);
+    expect(bare.out).toEqual([{ client: { encoding: 'gzip', body: 'rows: 1,2,3' }, lateReturned: false }]);
+    expect(run.out).toEqual(bare.out);
+    expect(run.reports).toHaveLength(1);
+    expect(run.reports[0]).toMatchObject({
+      kind: 'write-after-end',
+      type: 'ServerResponse',
+      code: null,
+      method: 'write',
+      endSite: markedSite(file, 'end', 'res.end'),
+      lateSite: markedSite(file, 'late', 'res.write'),
+      cause: 'late-callback',
+    });
+  });
+});
+
 describe('compression: the headers go out through its instance methods and on-headers\' writeHead', () => {
   const file = 'streamlibs/compression-headers.js';
   const cases = [
