@@ -45,6 +45,13 @@ export interface StrictFacts {
  * raised on the next tick); its message names the end site. `above` and the frames above it
  * are hidden, so the stack starts at the caller.
  */
+/** Every strict error endguard threw: a framework that catches one (Fastify) may hand it back. */
+const strictErrors = new WeakSet<object>();
+
+export function isStrictError(error: unknown): error is Error {
+  return typeof error === 'object' && error !== null && strictErrors.has(error);
+}
+
 export function strictError(facts: StrictFacts, above: Function): Error {
   const { kind, method, endSite, note } = facts;
   const verb = kind === 'headers-after-sent' ? 'headers sent' : kind === 'write-after-destroy' ? 'destroyed' : 'ended';
@@ -58,5 +65,6 @@ export function strictError(facts: StrictFacts, above: Function): Error {
   const error = new Error(`endguard: ${facts.call ?? `${method}()`} ${AFTER[kind]} (${kind}; ${where}${late})`) as Error & { code: string };
   error.code = 'ERR_ENDGUARD_' + kind.toUpperCase().replace(/-/g, '_');
   Error.captureStackTrace(error, above);
+  strictErrors.add(error);
   return error;
 }

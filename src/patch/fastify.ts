@@ -1,7 +1,7 @@
 import type { ViolationKind } from '../types';
 import { FIRST_NONE, type LateFacts, type StreamRecord, type Vocabulary } from '../internal-types';
 import { lateKind } from '../core/detect';
-import { NODE_ERRORS } from '../core/errors';
+import { NODE_ERRORS, isStrictError } from '../core/errors';
 import { flags } from '../flags';
 import { keysArmed, noteRouteTemplate } from './capture';
 import { lateCall, raiseOnNextTick, type LateShape } from './late';
@@ -57,8 +57,6 @@ const REPLY: Vocabulary = {
  */
 const SEND: LateShape = { drops: new Set<ViolationKind>(['write-after-end', 'write-after-destroy']), dropped: (self) => self };
 
-/** strict errors thrown at a late send, recognised when Fastify catches one and sends it as the error response. */
-const thrown = new WeakSet<object>();
 /** The reply inside a redirect(): its nested send() is the same call. */
 const redirecting = new Running();
 
@@ -76,10 +74,6 @@ const NODE_LATE_CODES = new Set([...Object.values(NODE_ERRORS).map((e) => e.code
 
 function isNodeLateError(payload: unknown): boolean {
   return payload instanceof Error && NODE_LATE_CODES.has(String((payload as { code?: unknown }).code));
-}
-
-function isStrictError(error: unknown): error is object {
-  return typeof error === 'object' && error !== null && String((error as { code?: unknown }).code).startsWith('ERR_ENDGUARD_');
 }
 
 /** The route Fastify matched (`/users/:id`), for the armed key of the raw response: every id is one route. */
@@ -120,12 +114,7 @@ function lateSend(
     call: `reply.${method}()`,
     vocabulary: REPLY,
   };
-  try {
-    return lateCall(hook, facts, SEND, reply, original, args, above);
-  } catch (error) {
-    if (isStrictError(error)) thrown.add(error);
-    throw error;
-  }
+  return lateCall(hook, facts, SEND, reply, original, args, above);
 }
 
 /** Fastify's private symbols (lib/symbols.js) of one copy: what tells its own error flow apart. */
@@ -190,9 +179,10 @@ function makeSend(symbols: () => FastifySymbols | undefined) {
     function send(this: Reply, payload: unknown) {
       const raw = idle(hook) || redirecting.current === this ? null : rawOf(this);
       if (raw === null) return original.apply(this, arguments);
-      // strict: a handler threw the late send's error and Fastify, which swallows errors once the
-      // reply is sent, is sending it: raise it where a test sees it
-      if (thrown.has(payload as object)) {
+      // strict: a handler threw a late call's error (a late send, a late reply.raw.write) and
+      // Fastify, which swallows errors once the reply is sent, is sending it: raise it where a
+      // test sees it
+      if (isStrictError(payload)) {
         raiseOnce(payload as object);
         return this;
       }
@@ -241,7 +231,7 @@ function makeWrapThenable(original: Function, hook: Hook): Function {
   return function wrapThenable(this: unknown, thenable: unknown) {
     if (!idle(hook) && flags.config.mode === 'strict' && thenable instanceof Promise) {
       thenable.then(undefined, (error: unknown) => {
-        if (thrown.has(error as object)) raiseOnce(error as object);
+        if (isStrictError(error)) raiseOnce(error);
       });
     }
     return original.apply(this, arguments);

@@ -366,6 +366,19 @@ describe('strict', () => {
       expect(run.stderr.match(/ERR_ENDGUARD_WRITE_AFTER_END/g)).toHaveLength(1);
     });
 
+    for (const [route, call] of [['sync', 'end'], ['async', 'write']] as const) {
+      it(`${name}: a late reply.raw.${call}() in a ${route} handler fails the run with its own error, reported once (not as a second send by Fastify)`, async () => {
+        const file = 'frameworks/fastify-strict-raw.js';
+        const run = await runFixture(file, 'require', { args: [name, route], env: { ENDGUARD_MODE: 'strict' } });
+        expect(run.reports).toHaveLength(1);
+        const endSite = markedSite(file, `end-${route}`, 'reply.send');
+        expect(run.reports[0]).toMatchObject({ type: 'ServerResponse', method: call, endMethod: 'send', endSite, lateSite: markedSite(file, `late-${route}`, `reply.raw.${call}`) });
+        expect(run.code).toBe(1);
+        expect(run.stderr).toContain(`${strictMessage(endSite, `${call}()`)})`);
+        expect(run.stderr.match(/code: 'ERR_ENDGUARD_WRITE_AFTER_END'/g)).toHaveLength(1);
+      });
+    }
+
     it(`${name}: a late send Fastify makes for the handler (its return value) is raised on the next tick, naming Fastify's frame`, async () => {
       const c = fastifyCases(name).find((x) => x.fixture === 'fastify-async-return.js')!;
       const run = await runFixture(`frameworks/${c.fixture}`, 'require', { args: [name], env: { ENDGUARD_MODE: 'strict' } });
