@@ -177,7 +177,7 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     type: call.type,
     code: call.code,
     method: call.method,
-    endMethod: end.fromPipe ? 'pipe' : useHeader ? (record?.headerMethod ?? endMethod) : endMethod,
+    endMethod: clientDisconnect ? null : end.fromPipe ? 'pipe' : useHeader ? (record?.headerMethod ?? endMethod) : endMethod,
     endStack: end.fromPipe && end.pipeStack !== null ? end.pipeStack.text : (end.stack?.text ?? null),
     endSite: end.site === null ? null : formatSite(end.site),
     lateStack: late.stack?.text ?? `${lateHeader(call)}: ${call.message}`,

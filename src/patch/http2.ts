@@ -7,6 +7,8 @@ type Http2Response = {
   stream?: { destroyed?: boolean; closed?: boolean } | null;
 };
 
+const INVALID_STREAM = { code: 'ERR_HTTP2_INVALID_STREAM', message: 'The stream has been destroyed' };
+
 // Http2ServerResponse keeps ending/closed in a private state object; these public getters
 // read the same facts (Node 20–26). end(chunk) after end is silently dropped by Node.
 const http2Shape: ResponseShape = {
@@ -15,6 +17,8 @@ const http2Shape: ResponseShape = {
   headersSent: (res) => (res as Http2Response).headersSent === true,
   isChunk: (chunk) => chunk !== null && chunk !== undefined && typeof chunk !== 'function',
   headersSentCode: 'ERR_HTTP2_HEADERS_SENT',
+  // compat write()/end(chunk) once the stream closed: ERR_HTTP2_INVALID_STREAM (Node 20–26)
+  destroyedError: (res) => ((res as Http2Response).stream?.closed === true ? INVALID_STREAM : undefined),
 };
 
 export function patchHttp2(http2: typeof import('node:http2')): void {

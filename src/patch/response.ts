@@ -18,6 +18,19 @@ export interface ResponseShape {
   isChunk(chunk: unknown): boolean;
   /** The code Node throws for a header call after the headers went out, when not ERR_HTTP_HEADERS_SENT. */
   headersSentCode?: string;
+  /** Node's own error for a write to this destroyed response, when not ERR_STREAM_DESTROYED. */
+  destroyedError?(res: object): { code: string; message: string } | undefined;
+}
+
+/** Facts for a late write or end(chunk), with the family's own error for a destroyed response. */
+function lateWriteFacts(shape: ResponseShape, res: object, ended: boolean, destroyed: boolean, method: string): LateFacts {
+  const facts = responseFacts(res, ended, destroyed, method, false);
+  const own = facts.kind === 'write-after-destroy' ? shape.destroyedError?.(res) : undefined;
+  if (own !== undefined) {
+    facts.code = own.code;
+    facts.message = own.message;
+  }
+  return facts;
 }
 
 /**
@@ -34,17 +47,19 @@ function closedAtOf(res: { socket?: object | null; stream?: object | null }): nu
 }
 
 /**
- * An http2 compat response destroyed through its stream (`res.stream.destroy()` by the app, or
- * Node's closeStream after a client reset): the stream's own record says who, and the report
- * tells the two apart from its frames. Undefined when the stream has no recorded end.
+ * An http2 compat response destroyed through its stream (`res.stream.destroy()` or
+ * `res.stream.close()` by the app, or Node's closeStream after a client reset): the stream's own
+ * record says who, and the report tells the two apart from its frames. The response itself was
+ * never ended: Node's closeStream ends the stream, which is the stream's close. Undefined when
+ * the stream has no recorded end.
  */
 function adoptStreamEnd(res: { stream?: object | null }): StreamRecord | undefined {
   const stream = typeof res.stream === 'object' && res.stream !== null ? recordOf(res.stream) : undefined;
   if (stream === undefined || stream.first === FIRST_NONE || stream.clientDisconnect || stream.endCapture === null) return undefined;
   const record = ensureRecord(res);
   if (record === undefined) return undefined;
-  record.first = stream.first;
-  record.endMethod = stream.endMethod;
+  record.first = FIRST_DESTROY;
+  record.endMethod = stream.endMethod === 'destroy' ? 'destroy' : 'close';
   record.endCapture = stream.endCapture;
   record.endAsyncId = stream.endAsyncId;
   record.endTime = stream.endTime;
@@ -92,7 +107,7 @@ export const makeResponseWrite = (shape: ResponseShape) => (original: Function, 
       recordHeaders(hook, this, 'write', write);
       return applyAsActive(this, original, arguments);
     }
-    const facts = responseFacts(this, shape.ended(this), shape.destroyed(this), 'write', false);
+    const facts = lateWriteFacts(shape, this, shape.ended(this), shape.destroyed(this), 'write');
     return lateCall(hook, facts, WRITE, this, original, arguments, write);
   };
 
@@ -117,7 +132,7 @@ export const makeResponseEnd = (shape: ResponseShape) => (original: Function, ho
       return capturing() ? applyAsActive(this, original, arguments) : original.apply(this, arguments);
     }
     const facts = withChunk
-      ? responseFacts(this, ended, destroyed, 'end', false)
+      ? lateWriteFacts(shape, this, ended, destroyed, 'end')
       : { ...responseFacts(this, true, false, 'end', false), kind: 'double-end' as const };
     return lateCall(hook, facts, END, this, original, arguments, end);
   };

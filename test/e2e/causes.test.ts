@@ -15,6 +15,7 @@ interface Case {
   client?: unknown;
   exit?: number;
   code?: string;
+  endMethod?: string;
 }
 
 const cases: Case[] = [
@@ -224,16 +225,19 @@ const cases: Case[] = [
     end: ['end', 'res.end'],
     late: ['late', 'res.end'],
   },
-  {
+  ...(['destroy', 'close'] as const).map((call) => ({
     fixture: 'http2-stream-destroy.js',
+    args: [call],
     kind: 'write-after-destroy',
     type: 'Http2ServerResponse',
     method: 'write',
+    endMethod: call,
     cause: 'destroyed',
-    end: ['end', 'res.stream.destroy'],
-    late: ['late', 'res.write'],
+    code: 'ERR_HTTP2_INVALID_STREAM',
+    end: [`end-${call}`, `res.stream.${call}`] as [string, string],
+    late: ['late', 'res.write'] as [string, string],
     client: { body: 'event 1\n' },
-  },
+  })),
   {
     fixture: 'http2-headers.js',
     kind: 'headers-after-sent',
@@ -285,6 +289,7 @@ function check(c: Case, preload: Preload) {
     expect(r.lateStack).toMatch(new RegExp(`^Error \\[${r.code}\\]`));
     if (c.hint) expect(r.hint).toMatch(c.hint);
     if (c.code) expect(r.code).toBe(c.code);
+    if (c.endMethod) expect(r.endMethod).toBe(c.endMethod);
     expect(r.hint.length).toBeGreaterThan(10);
     if (c.cause === 'client-disconnect') {
       expect(Date.parse(r.closedAt)).toBeGreaterThan(0);
@@ -321,6 +326,19 @@ describe('ES module app', () => {
   });
 });
 
+describe('HTTP/2 compat: a write to a response whose stream closed is left to Node under enforce', () => {
+  for (const call of ['destroy', 'close']) {
+    it(`after res.stream.${call}(): the callback gets Node's ERR_HTTP2_INVALID_STREAM, as without the agent`, async () => {
+      const file = 'http2-stream-destroy.js';
+      const [bare, run] = await Promise.all([runFixture(file, 'none', { args: [call] }), runFixture(file, 'require', { args: [call], env: { ENDGUARD_MODE: 'enforce' } })]);
+      expect(bare.out).toEqual([{ client: { body: 'event 1\n' }, lateReturned: false, callbackError: 'ERR_HTTP2_INVALID_STREAM' }]);
+      expect(run.out).toEqual(bare.out);
+      expect(run.reports).toHaveLength(1);
+      expect(run.reports[0]).toMatchObject({ mode: 'enforce', kind: 'write-after-destroy', code: 'ERR_HTTP2_INVALID_STREAM' });
+    });
+  }
+});
+
 describe('client-disconnect under armed capture: no close was recorded', () => {
   it('the report names the cause and leaves out when the connection closed (not the time of the late call)', async () => {
     const run = await runFixture('sse-client-disconnect.js', 'require', { env: { ENDGUARD_CAPTURE: 'armed' } });
@@ -342,8 +360,13 @@ describe('HTTP/2: the client cancels its stream, the server writes once more', (
       expect(run.reports).toHaveLength(1);
       const r = run.reports[0]!;
       expect(r).toMatchObject({
+        // as Node decides: the compat response was never ended and answers its closed stream with
+        // ERR_HTTP2_INVALID_STREAM; Node ended the core stream (closeStream) before destroying it
+        kind: api === 'compat' ? 'write-after-destroy' : 'write-after-end',
         type: api === 'compat' ? 'Http2ServerResponse' : 'ServerHttp2Stream',
+        code: api === 'compat' ? 'ERR_HTTP2_INVALID_STREAM' : 'ERR_STREAM_WRITE_AFTER_END',
         method: 'write',
+        endMethod: null,
         endSite: null,
         lateSite: markedSite(file, `late-${api}`, api === 'compat' ? 'res.write' : 'stream.write'),
         cause: 'client-disconnect',
