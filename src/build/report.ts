@@ -42,6 +42,8 @@ interface Side {
   stack: ResolvedStack | null;
   site: Frame | null;
   fromPipe: boolean;
+  /** The pipe whose internals made the call, when fromPipe. */
+  pipe?: PipeRecord;
   pipeStack: ResolvedStack | null;
   /** The call came straight from code outside Node (user or dependency), not from Node's internals. */
   direct: boolean;
@@ -52,9 +54,15 @@ function sourceEnded(source: object): boolean {
   return s.readableEnded === true || s.destroyed === true;
 }
 
-/** The pipe behind an internal call: the one whose source finished (end) or still flows (late). */
-function pickPipe(pipes: readonly PipeRecord[], wantEnded: boolean): PipeRecord | undefined {
-  return pipes.find((p) => sourceEnded(p.source) === wantEnded) ?? pipes[0];
+/**
+ * The pipe behind an internal call: for the end, the first whose source finished; for the late
+ * call, one that is not the end's (`other`): still flowing, else the last to finish (a second
+ * source's own end, ending the destination again).
+ */
+function pickPipe(pipes: readonly PipeRecord[], wantEnded: boolean, other: PipeRecord | undefined): PipeRecord | undefined {
+  if (wantEnded) return pipes.find((p) => sourceEnded(p.source)) ?? pipes[0];
+  const others = pipes.filter((p) => p !== other);
+  return others.find((p) => !sourceEnded(p.source)) ?? others[others.length - 1] ?? pipes[0];
 }
 
 const NO_SIDE: Side = { stack: null, site: null, fromPipe: false, pipeStack: null, direct: false };
@@ -74,16 +82,17 @@ function side(
   pipes: readonly PipeRecord[] | null,
   wantEnded: boolean,
   implementations: readonly string[],
+  other?: PipeRecord,
 ): Side {
   const stack = internalize(resolveStack(capture, header[0], header[1]), implementations);
   const top = stack?.frames[0];
   // called by stream internals (pipe's ondata/onend, pipeline): the pipe() that set it up is the site
   const fromInternals = stack !== null && (top === undefined || top.kind === 'internal');
   if (fromInternals && pipes !== null && pipes.length > 0) {
-    const pipe = pickPipe(pipes, wantEnded);
+    const pipe = pickPipe(pipes, wantEnded, other);
     const pipeStack = internalize(resolveStack(pipe?.capture ?? null, 'Error', 'pipe() set up here'), implementations);
     const viaPipe = pipeStack === null ? null : nearestFrame(pipeStack.frames);
-    return { stack, site: viaPipe, fromPipe: true, pipeStack, direct: false };
+    return { stack, site: viaPipe, fromPipe: true, pipe, pipeStack, direct: false };
   }
   const site = stack === null ? null : nearestFrame(stack.frames);
   return { stack, site, fromPipe: false, pipeStack: null, direct: !fromInternals };
@@ -126,10 +135,10 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
   const endMethod = record?.endMethod ?? (handoff === null ? null : record!.handoffMethod);
 
   const implementations = call.implementations;
-  const late = side(call.lateCapture, [lateHeader(call), call.message], pipes, false, implementations);
   let end = call.clientDisconnect
     ? NO_SIDE
     : side(endCapture, ['Error', `${useHeader ? 'headers sent' : (endMethod ?? 'end') + '()'} here`], pipes, true, implementations);
+  const late = side(call.lateCapture, [lateHeader(call), call.message], pipes, false, implementations, end.pipe);
   // the peer ended the connection (or reset an HTTP/2 stream) and Node ended this side after it:
   // no frame of code on its stack
   const streamReset = !call.clientDisconnect && !end.fromPipe && end.site === null && closedByHttp2Reset(end.stack?.frames);

@@ -129,6 +129,10 @@ export function causeOf(input: ClassifyInput): { cause: Cause; hint: HintId } {
   const { kind, endFrames, lateFrames } = input;
   if (input.clientDisconnect) return { cause: 'client-disconnect', hint: 'client-disconnect' };
   if (kind === 'write-after-destroy') return { cause: 'destroyed', hint: 'destroyed' };
+  // both ends came from pipes: a second source's pipe ended the destination again
+  if (kind === 'double-end' && input.endFromPipe && input.lateFromPipe && input.pipeCount >= 2) {
+    return { cause: 'pipe-multiple-sources', hint: 'pipe-multiple-sources' };
+  }
   if (kind === 'double-end' && (input.endFromPipe || input.lateFromPipe)) return { cause: 'pipe-and-end', hint: 'pipe-and-end' };
   if (input.pipeCount >= 2 && (input.endFromPipe || input.lateFromPipe)) {
     return { cause: 'pipe-multiple-sources', hint: 'pipe-multiple-sources' };
