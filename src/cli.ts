@@ -12,7 +12,7 @@ import { collectReports, type Collected } from './cli/collect';
 import { childEnvironment } from './cli/environment';
 import { formatJunit } from './cli/junit';
 import { displayPath, testFileOf } from './cli/origin';
-import { checkLine, distinctViolations, formatSummary, type Violation } from './cli/summary';
+import { checkLine, countedOnly, distinctViolations, formatSummary, type Violation } from './cli/summary';
 import { writeFileAtomic } from './cli/write-atomic';
 
 /** The preload every child gets (`--require`: one CJS file serves CommonJS and ESM apps alike). */
@@ -88,7 +88,7 @@ async function run(options: CliOptions, cwd: string): Promise<number> {
       }
     }
     if (options.check) {
-      const verdict = checkLine(violations, result.exitCode);
+      const verdict = checkLine(violations, result.exitCode, countedOnly(collected.processes));
       say(verdict.line + '\n');
       if (verdict.failed && exitCode === 0) exitCode = 1;
     }

@@ -110,18 +110,27 @@ export function formatSummary({ collected, violations, cwd, allow, allowBase, ch
   return out.join('\n') + '\n';
 }
 
-/** The --check verdict, in one line. */
-export function checkLine(violations: Violation[], commandExit: number): { failed: boolean; line: string } {
+/** Violations the processes only counted past their report budget: no sites, so no allow list entry can cover them. */
+export function countedOnly(processes: WatchedProcess[]): number {
+  return processes.reduce((sum, proc) => sum + Object.values(proc.counted).reduce((n, k) => n + (k ?? 0), 0), 0);
+}
+
+/** The --check verdict, in one line. `counted`: violations only counted (countedOnly). */
+export function checkLine(violations: Violation[], commandExit: number, counted = 0): { failed: boolean; line: string } {
   const failing = violations.filter((v) => v.allowedBy === null).length;
   const allowed = violations.length - failing;
   const allowedText = allowed > 0 ? ` (${allowed} allowed)` : '';
-  if (failing === 0) {
+  if (failing === 0 && counted === 0) {
     const why = violations.length === 0 ? 'no violations' : `every violation is in the allow list${allowedText}`;
     // the gate passed; the run did not: say whose exit code this is
     const exit = commandExit === 0 ? '' : `; exit ${commandExit} (the command's own)`;
     return { failed: false, line: `endguard --check: passed, ${why}${exit}` };
   }
-  const what = `${failing} violation${failing === 1 ? '' : 's'} not in the allow list${allowedText}`;
+  const parts: string[] = [];
+  if (failing > 0) parts.push(`${failing} violation${failing === 1 ? '' : 's'} not in the allow list${allowedText}`);
+  // without their sites these cannot be matched against the allow list: never taken as allowed
+  if (counted > 0) parts.push(`${counted} violation${counted === 1 ? '' : 's'} past the report budget, only counted, without sites to check against the allow list`);
+  const what = parts.join('; ') + (failing === 0 ? allowedText : '');
   if (commandExit !== 0) return { failed: true, line: `endguard --check: failed, ${what}; exit ${commandExit} (the command's own)` };
   return { failed: true, line: `endguard --check: failed, ${what}; exit 1 although the command passed` };
 }

@@ -303,6 +303,24 @@ describe('--check and --allow', () => {
     expect(passed.stderr.trimEnd().split('\n').pop()).toBe('endguard --check: passed, every violation is in the allow list (2 allowed)');
   });
 
+  it('--allow: violations only counted past the report budget have no sites, so the allow list cannot pass them', async () => {
+    const last = (run: RunResult) => run.stderr.trimEnd().split('\n').pop();
+    const file = path.join(DIR, 'flood.js');
+    const dir = mkdtempSync(path.join(tmp, 'allow-'));
+    const allow = path.join(dir, 'allow');
+    const relFlood = path.relative(dir, file);
+    writeFileSync(allow, `missing-return ${relFlood}:${lineOf(site(file, 'end', 'out.end'))} -> ${relFlood}:${lineOf(site(file, 'late', 'out.write'))}\n`);
+    const run = await cli(['--check', '--quiet', '--allow', allow, '--', NODE, file, '1000']);
+    expect(run.code).toBe(1);
+    expect(last(run)).toMatch(
+      /^endguard --check: failed, \d+ violations past the report budget, only counted, without sites to check against the allow list \(1 allowed\); exit 1 although the command passed$/,
+    );
+    // under the budget every violation has its sites: the same entry passes the gate
+    const small = await cli(['--check', '--quiet', '--allow', allow, '--', NODE, file, '20']);
+    expect(small.code).toBe(0);
+    expect(last(small)).toBe('endguard --check: passed, every violation is in the allow list (1 allowed)');
+  });
+
   it('--allow: lines match exactly (a moved call is not accepted), a path alone accepts any line, `*` anything; unused entries are named', async () => {
     const dir = mkdtempSync(path.join(tmp, 'allow-'));
     const allow = path.join(dir, 'allow');
