@@ -32,7 +32,7 @@ export function toPath(file: string): string {
 export const PACKAGE_PATH = /[/\\]node_modules[/\\]((?:@[^/\\]+[/\\])?[^/\\]+)[/\\]/;
 
 /** `node -e` / `node -p` code and code piped to `node`: the user's own, with no file. */
-const EVAL_SCRIPT = /^\[(eval|stdin)\d*\]$/;
+const EVAL_SCRIPT = /^\[(eval|stdin|worker eval)\d*\]$/;
 
 function classifyFile(file: string): Frame['kind'] {
   if (EVAL_SCRIPT.test(file)) return 'user';

@@ -47,4 +47,17 @@ describe('code with no file: node -e', () => {
     });
     expect(run.reports[0]!.hint).not.toMatch(/response/);
   });
+
+  it('a worker thread\'s eval code too: [worker eval]:line:column, and strict throws where its try/catch is', async () => {
+    const worker = "const { PassThrough } = require('node:stream');\nconst p = new PassThrough();\np.end();\ntry { p.write('x'); } catch (e) { require('node:worker_threads').parentPort.postMessage(e.code); }";
+    const code = `const { Worker } = require('node:worker_threads'); new Worker(${JSON.stringify(worker)}, { eval: true }).on('message', (m) => console.log(JSON.stringify({ caught: m })));`;
+    const [observe, strict] = await Promise.all([
+      runNode(['--require', REGISTER_CJS, '-e', code], { env: { NODE_OPTIONS: `--require ${REGISTER_CJS}` } }),
+      runNode(['--require', REGISTER_CJS, '-e', code], { env: { NODE_OPTIONS: `--require ${REGISTER_CJS}`, ENDGUARD_MODE: 'strict' } }),
+    ]);
+    expect(observe.reports).toHaveLength(1);
+    expect(observe.reports[0]).toMatchObject({ kind: 'write-after-end', endSite: '[worker eval]:3:3', lateSite: '[worker eval]:4:9', cause: 'missing-return' });
+    expect(strict.code).toBe(0);
+    expect(strict.out).toEqual([{ caught: 'ERR_ENDGUARD_WRITE_AFTER_END' }]);
+  });
 });
