@@ -129,7 +129,7 @@ export function resolveStack(capture: Capture | null, name: string, message: str
   const mapped = sourceMapsEnabled();
   let frames: Frame[] = [];
   let text = '';
-  Error.prepareStackTrace = (error: Error, sites: NodeJS.CallSite[]) => {
+  Error.prepareStackTrace = (_error: Error, sites: NodeJS.CallSite[]) => {
     const lines: string[] = [];
     for (const site of sites) {
       const { frame, text: line } = toFrame(site as unknown as CallSiteLike, mapped);
@@ -140,7 +140,13 @@ export function resolveStack(capture: Capture | null, name: string, message: str
     // lines above already are its format, source maps applied. A user's formatter wins.
     if (typeof userPrepare === 'function' && userPrepare !== NODE_DEFAULT_PREPARE) {
       try {
-        const formatted: unknown = userPrepare(error, sites);
+        // the holder is a plain object: the formatter gets an Error with the header's name and
+        // message, so `${error}` and error.toString() read as for Node's own error
+        const view = Object.create(Error.prototype, {
+          name: { value: name, writable: true, configurable: true },
+          message: { value: message, writable: true, configurable: true },
+        }) as Error;
+        const formatted: unknown = userPrepare(view, sites);
         if (typeof formatted === 'string') {
           adoptPositions(frames, formatted);
           return formatted;

@@ -23,3 +23,14 @@ describe('a position-mapping Error.prepareStackTrace', () => {
     });
   }
 });
+
+describe('a formatter that prints `${error}` as the header', () => {
+  it("the report's stacks start with the error's own header, as Node's errors do", async () => {
+    const run = await runFixture('missing-return.js', 'require', { nodeArgs: ['--require', path.join(FIXTURES, 'ts', 'tostring-formatter.js')] });
+    expect(run.reports).toHaveLength(1);
+    const report = run.reports[0]!;
+    expect(report.endStack).toMatch(/^Error: end\(\) here\n {4}at /);
+    expect(report.lateStack).toMatch(/^Error \[ERR_STREAM_WRITE_AFTER_END\]: write after end\n {4}at /);
+    expect(report.endSite).toBe(markedSite('missing-return.js', 'end', 'res.end'));
+  });
+});
