@@ -16,6 +16,9 @@ export interface PipeRecord {
   capture: Capture | null;
 }
 
+/** A late call's async id when it is known to run in another execution than any end (another request's handler). */
+export const ANOTHER_EXECUTION = -2;
+
 /** Fixed shape so every stream's record shares one hidden class. */
 export class StreamRecord {
   first: FirstEvent = FIRST_NONE;

@@ -1,5 +1,5 @@
 import type { CapturePolicy, Mode, ViolationKind, ViolationReport } from '../types';
-import type { Capture, Frame, PipeRecord, ResolvedStack, StreamRecord, Vocabulary } from '../internal-types';
+import { ANOTHER_EXECUTION, type Capture, type Frame, type PipeRecord, type ResolvedStack, type StreamRecord, type Vocabulary } from '../internal-types';
 import { PACKAGE_PATH, formatSite, nearestFrame, resolveStack } from '../core/callsite';
 import { classify } from '../core/classify';
 import type { SiteOrigins } from '../core/verdict';
@@ -158,7 +158,7 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     origins.sameLibrary = library !== null && library === packageDirOf(late.stack?.frames[0]);
   }
   const sameExecution =
-    record !== undefined && record.endAsyncId > 0 && call.lateAsyncId > 0 ? record.endAsyncId === call.lateAsyncId : null;
+    record !== undefined && record.endAsyncId > 0 && (call.lateAsyncId > 0 || call.lateAsyncId === ANOTHER_EXECUTION) ? record.endAsyncId === call.lateAsyncId : null;
 
   const { cause, hint } = classify({
     kind: call.kind,

@@ -1,6 +1,6 @@
-import { executionAsyncId } from 'node:async_hooks';
+import { executionAsyncId, executionAsyncResource } from 'node:async_hooks';
 import type { ViolationKind, ViolationReport } from '../types';
-import type { LateFacts, ReportFact, Vocabulary } from '../internal-types';
+import { ANOTHER_EXECUTION, type LateFacts, type ReportFact, type Vocabulary } from '../internal-types';
 import { captureStack } from '../core/capture-stack';
 import { NODE_ERRORS, nodeError, strictError } from '../core/errors';
 import { typeNameOf } from '../core/stream-type';
@@ -100,6 +100,21 @@ function publish(fact: ReportFact): void {
   });
 }
 
+/**
+ * Node runs the handlers of a keep-alive connection's requests in the connection's one parser
+ * resource (HTTPServerAsyncResource), so two requests' handlers can share an async id. When that
+ * connection is answering another response now, the late call runs in another request's handler
+ * (a pub-sub listener of this response, called by the next request's publish).
+ */
+function answeringAnother(stream: object): boolean {
+  try {
+    const current = (executionAsyncResource() as { socket?: { _httpMessage?: unknown } | null }).socket?._httpMessage;
+    return typeof current === 'object' && current !== null && current !== stream;
+  } catch {
+    return false;
+  }
+}
+
 /** strict, where a throw would land in code that is not the user's: an uncaught exception on the next tick. */
 export function raiseOnNextTick(error: object): void {
   process.nextTick(() => {
@@ -128,6 +143,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
   }
 
   const lateCapture = captureStack(Math.max(flags.config.stackDepth, LATE_DEPTH), above);
+  const lateAsyncId = answeringAnother(facts.stream ?? facts.target) ? ANOTHER_EXECUTION : executionAsyncId();
   const origins: SiteOrigins = { endByCode: false, lateByCode: false, endUser: false, lateUser: false, lateDirect: false, sameLibrary: false };
   const type = facts.type ?? typeNameOf(facts.target);
   const report: ViolationReport = asReporter(() =>
@@ -141,7 +157,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
         message: facts.message ?? NODE_ERRORS[kind].message,
         vocabulary: facts.vocabulary ?? (/Response$/.test(type) ? RESPONSE : STREAM),
         lateCapture,
-        lateAsyncId: executionAsyncId(),
+        lateAsyncId,
         record: facts.record,
         clientDisconnect: facts.clientDisconnect === true,
         peerEnded: facts.peerEnded === true,

@@ -150,6 +150,19 @@ const cases: Case[] = [
     late: ['late', 'slow.pipe'],
   },
   {
+    fixture: 'pubsub-keepalive.js',
+    kind: 'write-after-end',
+    type: 'ServerResponse',
+    method: 'write',
+    cause: 'late-subscriber',
+    end: ['end', 'res.end'],
+    late: ['late', 'res.write'],
+    client: [
+      { status: 200, body: 'subscribed' },
+      { status: 200, body: 'published' },
+    ],
+  },
+  {
     fixture: 'proxy-client-disconnect.js',
     args: ['late-data'],
     kind: 'write-after-destroy',
