@@ -1,4 +1,4 @@
-import { makeHeaderMethod, makeResponseDestroy, makeResponseEnd, makeResponseWrite, type ResponseShape } from './response';
+import { makeFlushHeaders, makeHeaderMethod, makeResponseDestroy, makeResponseEnd, makeResponseWrite, type ResponseShape } from './response';
 import { shareWrapper, wrapMethod } from './wrap';
 
 /** The fields of http.OutgoingMessage (ServerResponse, ClientRequest) that Node itself checks. */
@@ -27,6 +27,7 @@ export function patchOutgoing(http: typeof import('node:http')): void {
   wrapMethod(outgoing, 'destroy', 'OutgoingMessage', makeResponseDestroy(shape));
   wrapMethod(outgoing, 'setHeader', 'OutgoingMessage', makeHeaderMethod('setHeader', shape));
   wrapMethod(outgoing, 'appendHeader', 'OutgoingMessage', makeHeaderMethod('appendHeader', shape));
+  wrapMethod(outgoing, 'flushHeaders', 'OutgoingMessage', makeFlushHeaders(shape));
   wrapMethod(http.ServerResponse?.prototype, 'writeHead', 'ServerResponse', makeHeaderMethod('writeHead', shape));
   // the deprecated writeHeader is writeHead itself: the same wrapper
   shareWrapper(http.ServerResponse?.prototype, 'writeHeader', http.ServerResponse?.prototype, 'writeHead');

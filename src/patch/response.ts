@@ -161,3 +161,15 @@ export function makeHeaderMethod(method: string, shape: ResponseShape) {
       return lateCall(hook, facts, CHAINABLE, this, original, arguments, headerMethod);
     };
 }
+
+/**
+ * flushHeaders() sends the headers through _implicitHeader → writeHead: recorded here, two of
+ * Node's frames higher, so the app's call still fits the stack depth behind a framework's own
+ * (Koa's ctx.flushHeaders → response.flushHeaders → res.flushHeaders).
+ */
+export const makeFlushHeaders = (shape: ResponseShape) => (original: Function, hook: Hook): Function =>
+  function flushHeaders(this: object) {
+    if (idle(hook) || this === flags.active || shape.headersSent(this) || !capturing()) return original.apply(this, arguments);
+    recordHeaders(hook, this, 'flushHeaders', flushHeaders);
+    return original.apply(this, arguments);
+  };

@@ -342,6 +342,26 @@ describe('enforce', () => {
   }
 });
 
+describe('Koa: ctx.flushHeaders() sent the headers', () => {
+  for (const name of KOA) {
+    it(`${name}: a later ctx.set() names the app's ctx.flushHeaders(), below Koa's and Node's frames`, async () => {
+      const file = 'frameworks/koa-flush-headers.js';
+      const [bare, run] = await Promise.all([runFixture(file, 'none', { args: [name] }), runFixture(file, 'require', { args: [name] })]);
+      expect(run.out).toEqual(bare.out);
+      expect(run.reports).toHaveLength(1);
+      expect(run.reports[0]).toMatchObject({
+        kind: 'headers-after-sent',
+        type: 'Context',
+        method: 'set',
+        endMethod: 'flushHeaders',
+        endSite: markedSite(file, 'end', 'ctx.flushHeaders'),
+        lateSite: markedSite(file, 'late', 'ctx.set'),
+        cause: 'headers-already-sent',
+      });
+    });
+  }
+});
+
 describe('strict', () => {
   const strictMessage = (endSite: string, call: string, kind = 'write-after-end') =>
     `Error: endguard: ${call} after ${kind === 'write-after-end' ? 'the stream was ended' : 'the headers were sent'} (${kind}; ${kind === 'write-after-end' ? 'ended' : 'headers sent'} at ${endSite}`;
