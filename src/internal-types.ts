@@ -157,6 +157,11 @@ export interface LateFacts {
   closedAt?: number;
   /** The close code the peer sent (WebSocket), when known. */
   closeCode?: number;
+  /**
+   * The stream's own state says how it ended when no call was recorded (a web stream errored by
+   * its underlying source or sink): the report's endMethod and endSiteNote.
+   */
+  stateEnd?: { method: string; note: string };
 }
 
 /** Published on the private report channel for endguard's own reporters, once per violation. */

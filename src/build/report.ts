@@ -36,6 +36,8 @@ export interface LateCall {
   capture: CapturePolicy;
   /** Why the capture policy kept no end site, when it explains a missing one (armed, budget exhausted). */
   missedCapture: string | null;
+  /** How the stream's own state says it ended, when no call was recorded (LateFacts.stateEnd). */
+  stateEnd: { method: string; note: string } | null;
 }
 
 interface Side {
@@ -132,7 +134,7 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
   // not ended yet, but handed to a framework that is still sending it (a second send in flight)
   const handoff = record === undefined || record.handoffPending ? null : record.handoffCapture;
   const endCapture = useHeader ? record!.headerCapture : (record?.endCapture ?? handoff);
-  const endMethod = record?.endMethod ?? (handoff === null ? null : record!.handoffMethod);
+  const endMethod = record?.endMethod ?? (handoff === null ? (call.stateEnd?.method ?? null) : record!.handoffMethod);
 
   const implementations = call.implementations;
   let end = call.clientDisconnect
@@ -221,6 +223,7 @@ function endSiteNote(call: LateCall, endCapture: Capture | null, clientDisconnec
   if (clientDisconnect && call.peerEnded) return 'no code ended this stream: the peer ended the connection (FIN), then Node ended this side';
   if (clientDisconnect) return 'no code ended this stream: the client closed the connection';
   if (endCapture === null && call.missedCapture !== null) return call.missedCapture;
+  if (call.stateEnd !== null && (call.record === undefined || call.record.endMethod === null)) return call.stateEnd.note;
   if (call.record === undefined || call.record.endMethod === null) {
     return 'the stream was ended or destroyed where endguard could not see it (before endguard loaded, or by Node itself)';
   }

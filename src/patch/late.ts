@@ -167,6 +167,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
         mode,
         capture: flags.config.capture,
         missedCapture: missedCaptureNote(),
+        stateEnd: facts.stateEnd ?? null,
       },
       origins,
     ),

@@ -46,7 +46,12 @@ export interface WebLate {
   message: string;
   /** What Node's state says ended it (close, cancel, error), for the hint when nothing was recorded. */
   stateEnd?: string | null;
+  /** Node's state says errored, and no error()/abort()/cancel() was recorded: its own source or sink failed. */
+  erroredInside?: boolean;
 }
+
+const ERRORED_INSIDE =
+  'no call of your code ended it: the stream errored from inside (its underlying source or sink threw or rejected in start(), pull(), write() or close(), or the Node stream behind it failed)';
 
 function factsOf(late: WebLate): LateFacts {
   const { holder } = late;
@@ -68,13 +73,15 @@ function factsOf(late: WebLate): LateFacts {
     message: `Invalid state: ${late.message}`,
     vocabulary: webVocabulary({
       side: late.side,
-      endMethod: record?.endMethod ?? late.stateEnd ?? null,
+      // errored from inside: no error() call to name
+      endMethod: record?.endMethod ?? (late.erroredInside === true ? null : late.stateEnd) ?? null,
       reason: x?.reason ?? null,
       canceller: x?.canceller ?? null,
       endOnWritable: late.endOnWritable === true,
     }),
     clientDisconnect,
     closedAt: clientDisconnect ? (record?.endTime ?? 0) : 0,
+    stateEnd: late.erroredInside === true && record?.endMethod == null ? { method: 'error', note: ERRORED_INSIDE } : undefined,
   };
 }
 

@@ -4,7 +4,7 @@ import { FIRST_DESTROY, FIRST_END } from '../../internal-types';
 import { recordOf } from '../record';
 import { failed, idle, wrapMethod, type Hook } from '../wrap';
 import { afterCancelOfBridge, nodeSideFirst, recordAbort, recordCancel, recordPipe, recordWebEnd } from './ends';
-import { CLOSING, OPEN, UNKNOWN, canonicalWritable, controllerOf, readableStanding, webInternals, type ReadableStanding } from './internals';
+import { CLOSING, ERRORED, OPEN, UNKNOWN, canonicalWritable, controllerOf, readableStanding, webInternals, type ReadableStanding } from './internals';
 import { THROWING, lateWebCall, readableStateEnd, webKind, type WebLate } from './late';
 
 // ReadableStreamDefaultController and ReadableByteStreamController: the producer's side. The
@@ -43,6 +43,7 @@ function readableLate(controller: object, standing: ReadableStanding, method: st
     record,
     side: 'controller',
     stateEnd: readableStateEnd(standing),
+    erroredInside: standing === ERRORED,
     message: byte && standing !== CLOSING ? 'ReadableStream is already closed' : 'Controller is already closed',
   };
 }

@@ -23,6 +23,7 @@ function writableLate(target: object, stream: object, standing: WritableStanding
     record,
     side: 'writer',
     stateEnd: standing === ERRORED ? null : 'close',
+    erroredInside: standing === ERRORED && readableSide === undefined,
     message:
       standing === ERRORED ? 'WritableStream is errored' : method === 'close' ? 'Failure to close WritableStream' : 'WritableStream is closed',
   };
