@@ -158,10 +158,11 @@ export interface LateFacts {
   /** The close code the peer sent (WebSocket), when known. */
   closeCode?: number;
   /**
-   * The stream's own state says how it ended when no call was recorded (a web stream errored by
-   * its underlying source or sink): the report's endMethod and endSiteNote.
+   * What the family knows of how it ended when no call was recorded (a web stream errored by its
+   * underlying source or sink; ws closing after the peer broke the protocol): the report's
+   * endMethod (when none was recorded) and endSiteNote (when there is no end site).
    */
-  stateEnd?: { method: string; note: string };
+  stateEnd?: { method: string | null; note: string };
 }
 
 /** Published on the private report channel for endguard's own reporters, once per violation. */

@@ -37,7 +37,7 @@ export interface LateCall {
   /** Why the capture policy kept no end site, when it explains a missing one (armed, budget exhausted). */
   missedCapture: string | null;
   /** How the stream's own state says it ended, when no call was recorded (LateFacts.stateEnd). */
-  stateEnd: { method: string; note: string } | null;
+  stateEnd: { method: string | null; note: string } | null;
 }
 
 interface Side {
@@ -217,13 +217,13 @@ function closedByHttp2Reset(frames: readonly Frame[] | undefined): boolean {
 }
 
 function endSiteNote(call: LateCall, endCapture: Capture | null, clientDisconnect: boolean): string {
+  if (call.stateEnd !== null && (call.record === undefined || call.record.endMethod === null)) return call.stateEnd.note;
   // 1006 (RFC 6455): the connection closed with no close frame
   if (clientDisconnect && call.closeCode === 1006) return 'no code ended this stream: the connection dropped without a close frame (close code 1006)';
   if (clientDisconnect && call.closeCode !== null) return `no code ended this stream: the peer closed the connection (close code ${call.closeCode})`;
   if (clientDisconnect && call.peerEnded) return 'no code ended this stream: the peer ended the connection (FIN), then Node ended this side';
   if (clientDisconnect) return 'no code ended this stream: the client closed the connection';
   if (endCapture === null && call.missedCapture !== null) return call.missedCapture;
-  if (call.stateEnd !== null && (call.record === undefined || call.record.endMethod === null)) return call.stateEnd.note;
   if (call.record === undefined || call.record.endMethod === null) {
     return 'the stream was ended or destroyed where endguard could not see it (before endguard loaded, or by Node itself)';
   }

@@ -91,7 +91,10 @@ function makeEnd(method: 'close' | 'terminate') {
       if (!idle(hook) && this.readyState <= OPEN && recordOf(this)?.first !== FIRST_END) {
         try {
           // ws calls close() itself in answer to the peer's close frame or a protocol error
-          if (method === 'close' && peerInitiated(this)) markDisconnected(this, Date.now());
+          if (method === 'close' && peerInitiated(this)) {
+            markDisconnected(this, Date.now());
+            if (this._closeFrameReceived !== true && typeof arguments[0] === 'number') protocolClose.set(this, arguments[0]);
+          }
           else if (!endedByDuplex(this, method)) recordAppEnd(hook, this, method, close);
         } catch (error) {
           failed(hook, error);
@@ -113,6 +116,16 @@ function makeEmitClose(original: Function, hook: Hook): Function {
       }
     }
     return original.apply(this, arguments);
+  };
+}
+
+/** ws closed the connection itself, with this code, because the peer broke the protocol or ws's limits (receiverOnError). */
+const protocolClose = new WeakMap<object, number>();
+
+function protocolNote(code: number): { method: null; note: string } {
+  return {
+    method: null,
+    note: `no code of yours ended it: the peer broke the WebSocket protocol or ws's limits (such as maxPayload), and ws closed the connection (close code ${code})`,
   };
 }
 
@@ -140,7 +153,8 @@ function makeSend(method: 'send' | 'ping' | 'pong') {
         vocabulary: WS,
         clientDisconnect: byPeer,
         closedAt: byPeer ? (record?.endTime ?? 0) : 0,
-        closeCode: byPeer ? closeCodeOf(this) : undefined,
+        closeCode: byPeer ? (protocolClose.get(this) ?? closeCodeOf(this)) : undefined,
+        stateEnd: byPeer && protocolClose.has(this) ? protocolNote(protocolClose.get(this)!) : undefined,
       };
       // ws drops a late send itself and answers its callback: enforce leaves it to ws
       return lateCall(hook, facts, NOT_DROPPED, this, original, arguments, send);

@@ -34,6 +34,21 @@ const SCENARIOS = [
     clientClose: 1006,
   },
   {
+    scenario: 'max-payload',
+    report: {
+      kind: 'write-after-destroy',
+      method: 'send',
+      endMethod: null,
+      endSite: null,
+      lateSite: site('ws-late-peer', 'socket.send'),
+      cause: 'client-disconnect',
+      closeCode: 1009,
+      endSiteNote: "no code of yours ended it: the peer broke the WebSocket protocol or ws's limits (such as maxPayload), and ws closed the connection (close code 1009)",
+    },
+    callback: notOpen(3),
+    clientClose: 1009,
+  },
+  {
     scenario: 'ping',
     report: { kind: 'write-after-destroy', method: 'ping', endSite: null, lateSite: site('ws-late-ping', 'socket.ping'), cause: 'client-disconnect', closeCode: 4001 },
     callback: notOpen(3),
