@@ -59,8 +59,10 @@ const duplexOf = new WeakMap<object, object>();
  */
 function endedByDuplex(ws: WebSocketLike, method: string): boolean {
   const duplex = duplexOf.get(ws);
-  const ended = duplex === undefined ? undefined : recordOf(duplex);
-  if (method !== 'close' || ended === undefined || ended.first === FIRST_NONE || ended.clientDisconnect) return false;
+  if (method !== 'close' || duplex === undefined) return false;
+  const ended = recordOf(duplex);
+  if (ended === undefined || ended.first === FIRST_NONE) return endedUnrecorded(ws, duplex as { writableEnded?: unknown });
+  if (ended.clientDisconnect) return false;
   const record = ensureRecord(ws);
   if (record === undefined || record.first !== FIRST_NONE) return false;
   record.first = FIRST_END;
@@ -69,6 +71,17 @@ function endedByDuplex(ws: WebSocketLike, method: string): boolean {
   record.endAsyncId = ended.endAsyncId;
   record.endTime = ended.endTime;
   record.pipes = ended.pipes;
+  return true;
+}
+
+/** The Duplex ended with nothing kept of it (armed capture): the end is still its end(), without a site. */
+function endedUnrecorded(ws: WebSocketLike, duplex: { writableEnded?: unknown }): boolean {
+  if (duplex.writableEnded !== true) return false;
+  const record = ensureRecord(ws);
+  if (record === undefined || record.first !== FIRST_NONE) return false;
+  record.first = FIRST_END;
+  record.endMethod = 'end';
+  record.endTime = Date.now();
   return true;
 }
 

@@ -121,5 +121,11 @@ describe('a WebSocket ended through its createWebSocketStream() Duplex (CommonJS
         });
       });
     }
+
+    it(`${pkg}, end, armed capture: no site kept, but the end is still the Duplex's end(), not ws's close()`, async () => {
+      const run = await runFixture(file, 'require', { args: [pkg, 'end'], env: { ENDGUARD_CAPTURE: 'armed' } });
+      expect(run.reports).toHaveLength(1);
+      expect(run.reports[0]).toMatchObject({ kind: 'write-after-end', endMethod: 'end', endSite: null, capture: 'armed', lateSite: markedSite(file, 'late', 'socket.send') });
+    });
   }
 });
