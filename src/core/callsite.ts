@@ -34,10 +34,14 @@ export const PACKAGE_PATH = /[/\\]node_modules[/\\]((?:@[^/\\]+[/\\])?[^/\\]+)[/
 /** `node -e` / `node -p` code and code piped to `node`: the user's own, with no file. */
 const EVAL_SCRIPT = /^\[(eval|stdin|worker eval)\d*\]$/;
 
+function isAgentFile(file: string): boolean {
+  return file.startsWith(AGENT_DIR) || AGENT_FILES.has(file);
+}
+
 function classifyFile(file: string): Frame['kind'] {
   if (EVAL_SCRIPT.test(file)) return 'user';
   if (file === '' || file.startsWith('node:') || file.startsWith('internal/') || !/[/\\]/.test(file)) return 'internal';
-  if (file.startsWith(AGENT_DIR) || AGENT_FILES.has(file)) return 'internal';
+  if (isAgentFile(file)) return 'internal';
   if (/[/\\]node_modules[/\\]/.test(file)) return 'dependency';
   return 'user';
 }
@@ -134,7 +138,9 @@ export function resolveStack(capture: Capture | null, name: string, message: str
     for (const site of sites) {
       const { frame, text: line } = toFrame(site as unknown as CallSiteLike, mapped);
       frames.push(frame);
-      lines.push(line);
+      // an endguard wrapper further down the stack (the app's write that reached this stream
+      // through a pipe): not a frame of the call the user made
+      if (!isAgentFile(frame.file)) lines.push(line);
     }
     // Node's own default formatter (installed on Node 20+) would format every frame again; the
     // lines above already are its format, source maps applied. A user's formatter wins.
