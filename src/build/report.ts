@@ -1,6 +1,6 @@
 import type { CapturePolicy, Mode, ViolationKind, ViolationReport } from '../types';
 import { ANOTHER_EXECUTION, type Capture, type Frame, type PipeRecord, type ResolvedStack, type StreamRecord, type Vocabulary } from '../internal-types';
-import { PACKAGE_PATH, formatSite, nearestFrame, resolveStack } from '../core/callsite';
+import { PACKAGE_PATH, formatSite, nearestFrame, resolveStack, userFrame } from '../core/callsite';
 import { classify } from '../core/classify';
 import type { SiteOrigins } from '../core/verdict';
 import { callExpressionAt, sourceLine, sourceLines } from './source';
@@ -84,6 +84,7 @@ function side(
   pipes: readonly PipeRecord[] | null,
   wantEnded: boolean,
   implementations: readonly string[],
+  ownWrapper: boolean,
   other?: PipeRecord,
 ): Side {
   const stack = internalize(resolveStack(capture, header[0], header[1]), implementations);
@@ -96,8 +97,29 @@ function side(
     const viaPipe = pipeStack === null ? null : nearestFrame(pipeStack.frames);
     return { stack, site: viaPipe, fromPipe: true, pipe, pipeStack, direct: false };
   }
-  const site = stack === null ? null : nearestFrame(stack.frames);
+  const site = stack === null ? null : callerOf(stack.frames, ownWrapper);
   return { stack, site, fromPipe: false, pipeStack: null, direct: !fromInternals };
+}
+
+/**
+ * The app swapped the method on the instance (`res.write = function (chunk) { count(chunk);
+ * return write.call(this, chunk) }`): its wrapper is the direct caller, the same frame for
+ * every call. The site is the app's call of it, when one is on the stack.
+ */
+function ownWrapperOf(target: object, method: string | null): boolean {
+  try {
+    return method !== null && Object.prototype.hasOwnProperty.call(target, method) && typeof (target as Record<string, unknown>)[method] === 'function';
+  } catch {
+    return false;
+  }
+}
+
+function callerOf(frames: readonly Frame[], ownWrapper: boolean): Frame | null {
+  if (ownWrapper && frames[0]?.kind === 'user') {
+    const caller = userFrame(frames.slice(1));
+    if (caller !== null) return caller;
+  }
+  return nearestFrame(frames);
 }
 
 /** The installed package (its directory: one copy) a dependency's frame is in; null for any other frame. */
@@ -137,10 +159,11 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
   const endMethod = record?.endMethod ?? (handoff === null ? (call.stateEnd?.method ?? null) : record!.handoffMethod);
 
   const implementations = call.implementations;
+  const endWrapped = ownWrapperOf(call.target, useHeader ? (record?.headerMethod ?? null) : endMethod);
   let end = call.clientDisconnect
     ? NO_SIDE
-    : side(endCapture, ['Error', `${useHeader ? 'headers sent' : (endMethod ?? 'end') + '()'} here`], pipes, true, implementations);
-  const late = side(call.lateCapture, [lateHeader(call), call.message], pipes, false, implementations, end.pipe);
+    : side(endCapture, ['Error', `${useHeader ? 'headers sent' : (endMethod ?? 'end') + '()'} here`], pipes, true, implementations, endWrapped);
+  const late = side(call.lateCapture, [lateHeader(call), call.message], pipes, false, implementations, ownWrapperOf(call.target, call.method), end.pipe);
   // the peer ended the connection (or reset an HTTP/2 stream) and Node ended this side after it:
   // no frame of code on its stack
   const streamReset = !call.clientDisconnect && !end.fromPipe && end.site === null && closedByHttp2Reset(end.stack?.frames);

@@ -150,6 +150,16 @@ const cases: Case[] = [
     late: ['late', 'slow.pipe'],
   },
   {
+    fixture: 'app-instance-wrapper.js',
+    kind: 'write-after-end',
+    type: 'ServerResponse',
+    method: 'write',
+    cause: 'late-callback',
+    end: ['end', 'res.end'],
+    late: ['late', 'res.write'],
+    client: { status: 200, body: 'first' },
+  },
+  {
     fixture: 'pubsub-keepalive.js',
     kind: 'write-after-end',
     type: 'ServerResponse',
