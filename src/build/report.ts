@@ -229,7 +229,15 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     report.closedAgoMs = Math.max(0, Date.now() - closedAt);
   }
   if (clientDisconnect && call.closeCode !== null) report.closeCode = call.closeCode;
+  lateFunctions.set(report, late.fromPipe ? null : (late.site?.fn ?? null));
   return report;
+}
+
+/** The late site's function name as V8 knows it (null when anonymous), for OpenTelemetry's code.function.name. */
+const lateFunctions = new WeakMap<ViolationReport, string | null>();
+
+export function lateFunctionOf(report: ViolationReport): string | null {
+  return lateFunctions.get(report) ?? null;
 }
 
 const HTTP2_RESET_NOTE = 'no code ended this stream: the client reset or closed its HTTP/2 stream, then Node closed this side';

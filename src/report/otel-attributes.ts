@@ -1,5 +1,6 @@
 import type { ViolationKind, ViolationReport } from '../types';
-import { parseSite, toPath } from '../core/callsite';
+import { parseSite } from '../core/callsite';
+import { lateFunctionOf } from '../build/report';
 import { typeNameOf } from '../core/stream-type';
 import {
   ATTR_CODE_COLUMN_NUMBER,
@@ -22,23 +23,6 @@ import {
 // The OpenTelemetry attributes of a report: semconv exception.* and code.*, plus endguard.*. Pure.
 
 export type Attributes = Record<string, string | number>;
-
-/** The function name V8 printed on the stack frame at `site` (`at name (file:line:col)`), if any. */
-export function functionAt(stack: string, site: string | null): string | null {
-  const wanted = parseSite(site);
-  if (wanted === null) return null;
-  for (const raw of stack.split('\n')) {
-    const line = raw.trim();
-    if (!line.startsWith('at ') || !line.endsWith(')')) continue;
-    const open = line.lastIndexOf(' (');
-    if (open === -1) continue;
-    const at = parseSite(line.slice(open + 2, -1));
-    if (at === null || at.line !== wanted.line || at.column !== wanted.column || toPath(at.file) !== wanted.file) continue;
-    const name = line.slice(3, open).replace(/^async /, '');
-    return name === '' || name === '<anonymous>' ? null : name;
-  }
-  return null;
-}
 
 /** The Node error message of the late call: the first line of the late stack without `Error [CODE]: `. */
 export function lateMessage(report: ViolationReport): string {
@@ -71,7 +55,7 @@ export function exceptionAttributes(report: ViolationReport): Attributes {
     attributes[ATTR_CODE_FILE_PATH] = late.file;
     attributes[ATTR_CODE_LINE_NUMBER] = late.line;
     attributes[ATTR_CODE_COLUMN_NUMBER] = late.column;
-    const fn = functionAt(report.lateStack, report.lateSite);
+    const fn = lateFunctionOf(report);
     if (fn !== null) attributes[ATTR_CODE_FUNCTION_NAME] = fn;
   }
   return attributes;

@@ -139,7 +139,8 @@ describe('an SDK registered after endguard started', () => {
     expectEventFor(child.events[0], reports[0], {
       end: markedSite(SCENARIOS, 'asyncEnd', 's.end'),
       late: markedSite(SCENARIOS, 'asyncLate', 's.write'),
-      fn: 'Timeout._onTimeout',
+      // an anonymous timer callback: V8's label (Timeout._onTimeout) is no function name
+      fn: null,
     });
     expect(spanNamed('request').events).toEqual([]);
   });
@@ -207,7 +208,6 @@ describe('exceptionAttributes (pure)', () => {
       [semconv.ATTR_CODE_FILE_PATH]: '/srv/app/sse.mjs',
       [semconv.ATTR_CODE_LINE_NUMBER]: 40,
       [semconv.ATTR_CODE_COLUMN_NUMBER]: 11,
-      [semconv.ATTR_CODE_FUNCTION_NAME]: 'onMessage',
     });
   });
 
@@ -218,12 +218,9 @@ describe('exceptionAttributes (pure)', () => {
     expect(attrs[semconv.ATTR_ENDGUARD_LATE_SITE]).toBeUndefined();
   });
 
-  it('parses sites whose path contains colons, and names only named frames', () => {
+  it('parses sites whose path contains colons', () => {
     expect(parseSite('C:\\app\\a.js:3:4')).toEqual({ file: 'C:\\app\\a.js', line: 3, column: 4 });
     expect(parseSite('nonsense')).toBeNull();
-    expect(otel.functionAt('E\n    at /a.js:1:2\n    at Server.<anonymous> (/b.js:3:4)', '/b.js:3:4')).toBe('Server.<anonymous>');
-    expect(otel.functionAt('E\n    at /a.js:1:2', '/a.js:1:2')).toBeNull();
-    expect(otel.functionAt('E\n    at <anonymous> (/a.js:1:2)', '/a.js:1:2')).toBeNull();
   });
 });
 
