@@ -26,6 +26,8 @@ export class StreamRecord {
   endMethod: string | null = null;
   endCapture: Capture | null = null;
   endAsyncId = -1;
+  /** Which run of a repeating timer made the end (repeatingRun()); -1 outside one. */
+  endRun = -1;
   endTime = 0;
   headerCapture: Capture | null = null;
   /** The call that flushed the headers: writeHead, write or end. */
@@ -41,6 +43,7 @@ export class StreamRecord {
   handoffMethod: string | null = null;
   handoffCapture: Capture | null = null;
   handoffAsyncId = -1;
+  handoffRun = -1;
   /** Recorded, but the framework has not taken the response yet (Koa: until the middleware chain resolved). */
   handoffPending = false;
   /**

@@ -16,6 +16,8 @@ export interface LateCall {
   vocabulary: Vocabulary;
   lateCapture: Capture;
   lateAsyncId: number;
+  /** The run of a repeating timer that made the late call (patch/record.ts repeatingRun()); -1 outside one. */
+  lateRun: number;
   record: StreamRecord | undefined;
   clientDisconnect: boolean;
   /**
@@ -183,7 +185,9 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     origins.sameLibrary = library !== null && library === packageDirOf(late.stack?.frames[0]);
   }
   const sameExecution =
-    record !== undefined && record.endAsyncId > 0 && (call.lateAsyncId > 0 || call.lateAsyncId === ANOTHER_EXECUTION) ? record.endAsyncId === call.lateAsyncId : null;
+    record !== undefined && record.endAsyncId > 0 && (call.lateAsyncId > 0 || call.lateAsyncId === ANOTHER_EXECUTION)
+      ? record.endAsyncId === call.lateAsyncId && record.endRun === call.lateRun
+      : null;
 
   const { cause, hint } = classify({
     kind: call.kind,

@@ -11,7 +11,7 @@ import { asReporter, flags } from '../flags';
 import { armFor, missedCaptureNote } from './capture';
 import { streamImplementations } from './implementations';
 import { lazy } from '../lazy-load';
-import { ensureRecord } from './record';
+import { ensureRecord, repeatingRun } from './record';
 import { failed, type Hook } from './wrap';
 
 /** Frames kept of a late call: deep enough to see the HTTP dispatch or a router below it (classification). */
@@ -158,6 +158,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
         vocabulary: facts.vocabulary ?? (/Response$/.test(type) ? RESPONSE : STREAM),
         lateCapture,
         lateAsyncId,
+        lateRun: repeatingRun(),
         record: facts.record,
         clientDisconnect: facts.clientDisconnect === true,
         peerEnded: facts.peerEnded === true,

@@ -1,4 +1,4 @@
-import { executionAsyncId } from 'node:async_hooks';
+import { executionAsyncId, executionAsyncResource } from 'node:async_hooks';
 import { FIRST_DESTROY, FIRST_END, FIRST_NONE, StreamRecord } from '../internal-types';
 import { channels } from '../channels';
 import { flags } from '../flags';
@@ -29,6 +29,20 @@ class RecordSlot extends Stamp {
   static attach(stream: object, record: StreamRecord): void {
     new RecordSlot(stream);
     (stream as RecordSlot).#record = record;
+  }
+}
+
+/**
+ * The callbacks of one setInterval share its async id; each run starts at a later loop time
+ * (Node's listOnTimeout re-inserts the timer with that run's start as _idleStart, Node 20–26).
+ * That time tells two runs apart; -1 outside a repeating timer.
+ */
+export function repeatingRun(): number {
+  try {
+    const timer = executionAsyncResource() as { _repeat?: unknown; _idleStart?: unknown } | undefined;
+    return typeof timer?._repeat === 'number' && typeof timer._idleStart === 'number' ? timer._idleStart : -1;
+  } catch {
+    return -1;
   }
 }
 
@@ -83,6 +97,7 @@ export function recordEnd(
       existing.endTime = Date.now();
       existing.endMethod = existing.handoffMethod;
       existing.endAsyncId = existing.handoffAsyncId;
+      existing.endRun = existing.handoffRun;
       existing.endCapture = existing.handoffCapture;
       return existing;
     }
@@ -93,6 +108,7 @@ export function recordEnd(
     record.first = first;
     record.endMethod = method;
     record.endAsyncId = executionAsyncId();
+    record.endRun = repeatingRun();
     record.endTime = Date.now();
     record.endCapture = capture;
     return record;
@@ -149,6 +165,7 @@ export function recordHandoff(hook: Hook, res: object, method: string, above: Fu
     if (record === undefined) return;
     record.handoffMethod = method;
     record.handoffAsyncId = executionAsyncId();
+    record.handoffRun = repeatingRun();
     record.handoffCapture = capture;
     record.handoffPending = pending;
   } catch (error) {

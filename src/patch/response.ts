@@ -62,6 +62,7 @@ function adoptStreamEnd(res: { stream?: object | null }): StreamRecord | undefin
   record.endMethod = stream.endMethod === 'destroy' ? 'destroy' : 'close';
   record.endCapture = stream.endCapture;
   record.endAsyncId = stream.endAsyncId;
+  record.endRun = stream.endRun;
   record.endTime = stream.endTime;
   return record;
 }

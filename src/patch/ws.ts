@@ -69,6 +69,7 @@ function endedByDuplex(ws: WebSocketLike, method: string): boolean {
   record.endMethod = ended.endMethod;
   record.endCapture = ended.endCapture;
   record.endAsyncId = ended.endAsyncId;
+  record.endRun = ended.endRun;
   record.endTime = ended.endTime;
   record.pipes = ended.pipes;
   return true;

@@ -160,6 +160,16 @@ const cases: Case[] = [
     client: { status: 200, body: 'first' },
   },
   {
+    fixture: 'interval-ticks.js',
+    kind: 'write-after-end',
+    type: 'ServerResponse',
+    method: 'write',
+    cause: 'late-callback',
+    end: ['end', 'res.end'],
+    late: ['late', 'res.write'],
+    client: { status: 200, body: 'data: 1\n\ndata: 2\n\ndata: 3\n\n' },
+  },
+  {
     fixture: 'pubsub-keepalive.js',
     kind: 'write-after-end',
     type: 'ServerResponse',

@@ -354,6 +354,7 @@ function preRecordNodeSide(
     nodeRecord.endMethod = method;
     nodeRecord.endCapture = record.endCapture;
     nodeRecord.endAsyncId = record.endAsyncId;
+    nodeRecord.endRun = record.endRun;
     nodeRecord.endTime = record.endTime;
   } catch (error) {
     failed(hook, error);
