@@ -1,4 +1,4 @@
-import { makeFlushHeaders, makeHeaderMethod, makeResponseDestroy, makeResponseEnd, makeResponseWrite, type ResponseShape } from './response';
+import { makeFlushHeaders, makeHeaderMethod, makeImplicitHeader, makeResponseDestroy, makeResponseEnd, makeResponseWrite, type ResponseShape } from './response';
 import { shareWrapper, wrapMethod } from './wrap';
 
 /** The fields of http.OutgoingMessage (ServerResponse, ClientRequest) that Node itself checks. */
@@ -29,6 +29,7 @@ export function patchOutgoing(http: typeof import('node:http')): void {
   wrapMethod(outgoing, 'appendHeader', 'OutgoingMessage', makeHeaderMethod('appendHeader', shape));
   wrapMethod(outgoing, 'flushHeaders', 'OutgoingMessage', makeFlushHeaders(shape));
   wrapMethod(http.ServerResponse?.prototype, 'writeHead', 'ServerResponse', makeHeaderMethod('writeHead', shape));
+  wrapMethod(http.ServerResponse?.prototype, '_implicitHeader', 'ServerResponse', makeImplicitHeader(shape));
   // the deprecated writeHeader is writeHead itself: the same wrapper
   shareWrapper(http.ServerResponse?.prototype, 'writeHeader', http.ServerResponse?.prototype, 'writeHead');
   wrapMethod(http.ClientRequest?.prototype, 'destroy', 'ClientRequest', makeResponseDestroy(shape));

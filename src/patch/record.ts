@@ -126,7 +126,7 @@ export function headersFlushedByEnd(record: StreamRecord | undefined): void {
 }
 
 /** The headers went out (writeHead, or the first write/end): keep the call's site for a later setHeader. */
-export function recordHeaders(hook: Hook, res: object, method: string, above: Function): void {
+export function recordHeaders(hook: Hook, res: object, method: string, above: Function, depth = 0): void {
   try {
     const existing = recordOf(res);
     if (existing !== undefined && existing.headerMethod !== null) return;
@@ -135,7 +135,7 @@ export function recordHeaders(hook: Hook, res: object, method: string, above: Fu
       existing.headerCapture = existing.handoffCapture;
       return;
     }
-    const capture = captureSite(res, flags.config.stackDepth, above);
+    const capture = captureSite(res, Math.max(flags.config.stackDepth, depth), above);
     if (capture === null && existing === undefined) return;
     const record = existing ?? ensureRecord(res);
     if (record === undefined) return;

@@ -174,3 +174,20 @@ export const makeFlushHeaders = (shape: ResponseShape) => (original: Function, h
     recordHeaders(hook, this, 'flushHeaders', flushHeaders);
     return original.apply(this, arguments);
   };
+
+/** Frames a dependency's own header flush may sit below the app's call (express-session's res.end → writetop, below Express's res.json → res.send). */
+const DEPENDENCY_FLUSH_DEPTH = 12;
+
+/**
+ * ServerResponse#_implicitHeader, called by a dependency itself rather than through Node's
+ * write()/end() (which mark the response active first): express-session flushes the headers
+ * from its own res.end wrapper, several frames below the app's res.json(). Recorded here with
+ * a deeper capture, so the app's call is still on the stack; Node's own calls pass straight
+ * through.
+ */
+export const makeImplicitHeader = (shape: ResponseShape) => (original: Function, hook: Hook): Function =>
+  function _implicitHeader(this: object) {
+    if (idle(hook) || this === flags.active || shape.headersSent(this) || !capturing()) return original.apply(this, arguments);
+    recordHeaders(hook, this, 'writeHead', _implicitHeader, DEPENDENCY_FLUSH_DEPTH);
+    return applyAsActive(this, original, arguments);
+  };

@@ -61,6 +61,16 @@ const cases: Case[] = [
     client: { status: 200, body: 'hello' },
   },
   {
+    fixture: 'express-session-double-send.js',
+    kind: 'headers-after-sent',
+    type: 'ServerResponse',
+    method: 'setHeader',
+    cause: 'double-send',
+    end: ['end', 'res.json'],
+    late: ['late', 'res.json'],
+    client: { status: 200, body: '{"name":"ada"}' },
+  },
+  {
     fixture: 'express-next-after-send.js',
     kind: 'headers-after-sent',
     type: 'ServerResponse',
