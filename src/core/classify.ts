@@ -164,10 +164,14 @@ export function causeOf(input: ClassifyInput): { cause: Cause; hint: HintId } {
     if (!input.vocabulary.response) return { cause: 'missing-return', hint: 'write-after-own-end' };
     return { cause: 'double-send', hint: 'double-send' };
   }
+  // the late call came in through the router from the middleware that responded: its next(),
+  // also after an await in an async middleware (no async id to compare there)
+  if (endUser !== null && (synchronous || input.sameExecution === null) && viaRouter(lateFrames, endUser)) {
+    return { cause: 'next-after-send', hint: 'next-after-send' };
+  }
   if (synchronous) {
     // armed first report: the end site is unknown, the late call ran in the same dispatch
     if (endUser === null) return { cause: 'missing-return', hint: 'missing-return-unknown-end' };
-    if (viaRouter(lateFrames, endUser)) return { cause: 'next-after-send', hint: 'next-after-send' };
     return { cause: 'missing-return', hint: 'missing-return' };
   }
   if (viaEmitter(lateFrames)) return { cause: 'late-subscriber', hint: 'late-subscriber' };

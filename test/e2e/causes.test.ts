@@ -81,6 +81,17 @@ const cases: Case[] = [
     client: { status: 401, body: 'unauthorized' },
   },
   {
+    fixture: 'express-next-after-send.js',
+    args: ['async'],
+    kind: 'headers-after-sent',
+    type: 'ServerResponse',
+    method: 'setHeader',
+    cause: 'next-after-send',
+    end: ['end-async', 'res.status(401).send'],
+    late: ['late', 'res.send'],
+    client: { status: 401, body: 'unauthorized' },
+  },
+  {
     fixture: 'express-nested-callback.js',
     kind: 'headers-after-sent',
     type: 'ServerResponse',
