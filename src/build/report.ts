@@ -86,7 +86,9 @@ function side(
   pipes: readonly PipeRecord[] | null,
   wantEnded: boolean,
   implementations: readonly string[],
-  ownWrapper: boolean,
+  /** The stream and the call, to see through the app's own instance wrapper of that method. */
+  target: object,
+  method: string | null,
   other?: PipeRecord,
 ): Side {
   const stack = internalize(resolveStack(capture, header[0], header[1]), implementations);
@@ -99,26 +101,40 @@ function side(
     const viaPipe = pipeStack === null ? null : nearestFrame(pipeStack.frames);
     return { stack, site: viaPipe, fromPipe: true, pipe, pipeStack, direct: false };
   }
-  const site = stack === null ? null : callerOf(stack.frames, ownWrapper);
+  const site = stack === null ? null : callerOf(stack.frames, method, ownMethodName(target, method));
   return { stack, site, fromPipe: false, pipeStack: null, direct: !fromInternals };
 }
 
 /**
  * The app swapped the method on the instance (`res.write = function (chunk) { count(chunk);
  * return write.call(this, chunk) }`): its wrapper is the direct caller, the same frame for
- * every call. The site is the app's call of it, when one is on the stack.
+ * every call, and the site is the app's call of it. The own method's name when it has one
+ * ('' for a function expression assigned to a property); null when the method is not the
+ * instance's own (Node's and the libraries' swaps are told apart by the frame, below).
  */
-function ownWrapperOf(target: object, method: string | null): boolean {
+function ownMethodName(target: object, method: string | null): string | null {
   try {
-    return method !== null && Object.prototype.hasOwnProperty.call(target, method) && typeof (target as Record<string, unknown>)[method] === 'function';
+    if (method === null || !Object.prototype.hasOwnProperty.call(target, method)) return null;
+    const own = (target as Record<string, unknown>)[method];
+    return typeof own === 'function' ? own.name : null;
   } catch {
-    return false;
+    return null;
   }
 }
 
-function callerOf(frames: readonly Frame[], ownWrapper: boolean): Frame | null {
-  if (ownWrapper && frames[0]?.kind === 'user') {
-    const caller = userFrame(frames.slice(1));
+/** A frame inside the app's wrapper of `method`: V8 names it `res.write` (a function expression assigned to it) or by its own name. */
+function inWrapper(frame: Frame | undefined, method: string, ownName: string): boolean {
+  const fn = frame?.fn;
+  if (frame?.kind !== 'user' || fn == null) return false;
+  return fn === method || fn.endsWith(`.${method}`) || (ownName !== '' && fn === ownName);
+}
+
+function callerOf(frames: readonly Frame[], method: string | null, ownName: string | null): Frame | null {
+  if (method !== null && ownName !== null && inWrapper(frames[0], method, ownName)) {
+    // nested wrappers of the same method: each one's frame
+    let i = 1;
+    while (inWrapper(frames[i], method, ownName)) i++;
+    const caller = userFrame(frames.slice(i));
     if (caller !== null) return caller;
   }
   return nearestFrame(frames);
@@ -161,11 +177,11 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
   const endMethod = record?.endMethod ?? (handoff === null ? (call.stateEnd?.method ?? null) : record!.handoffMethod);
 
   const implementations = call.implementations;
-  const endWrapped = ownWrapperOf(call.target, useHeader ? (record?.headerMethod ?? null) : endMethod);
+  const endCall = useHeader ? (record?.headerMethod ?? null) : endMethod;
   let end = call.clientDisconnect
     ? NO_SIDE
-    : side(endCapture, ['Error', `${useHeader ? 'headers sent' : (endMethod ?? 'end') + '()'} here`], pipes, true, implementations, endWrapped);
-  const late = side(call.lateCapture, [lateHeader(call), call.message], pipes, false, implementations, ownWrapperOf(call.target, call.method), end.pipe);
+    : side(endCapture, ['Error', `${useHeader ? 'headers sent' : (endMethod ?? 'end') + '()'} here`], pipes, true, implementations, call.target, endCall);
+  const late = side(call.lateCapture, [lateHeader(call), call.message], pipes, false, implementations, call.target, call.method, end.pipe);
   // the peer ended the connection (or reset an HTTP/2 stream) and Node ended this side after it:
   // no frame of code on its stack
   const streamReset = !call.clientDisconnect && !end.fromPipe && end.site === null && closedByHttp2Reset(end.stack?.frames);

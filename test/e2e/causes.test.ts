@@ -170,16 +170,17 @@ const cases: Case[] = [
     end: ['end', 'quick.pipe'],
     late: ['late', 'slow.pipe'],
   },
-  {
+  ...['single', 'nested'].map((layers) => ({
     fixture: 'app-instance-wrapper.js',
+    args: [layers],
     kind: 'write-after-end',
     type: 'ServerResponse',
     method: 'write',
     cause: 'late-callback',
-    end: ['end', 'res.end'],
-    late: ['late', 'res.write'],
+    end: ['end', 'res.end'] as [string, string],
+    late: ['late', 'res.write'] as [string, string],
     client: { status: 200, body: 'first' },
-  },
+  })),
   {
     fixture: 'interval-ticks.js',
     kind: 'write-after-end',
