@@ -627,10 +627,13 @@ describe('a web stream errored from inside (its source or sink failed)', () => {
   it("the report says so, with endMethod error, instead of 'ended where endguard could not see it'", async () => {
     const file = 'webstreams/errored-inside.js';
     const [bare, run] = await Promise.all([runFixture(file, 'none'), runFixture(file, 'require')]);
-    expect(bare.out).toEqual([{ read: 'upstream read failed', firstWrite: 'disk full', enqueue: 'ERR_INVALID_STATE', write: 'disk full' }]);
+    expect(bare.out).toEqual([
+      { read: 'upstream read failed', firstWrite: 'disk full', transform: 'bad row', enqueue: 'ERR_INVALID_STATE', write: 'disk full', transformEnqueue: 'ERR_INVALID_STATE' },
+    ]);
     expect(run.out).toEqual(bare.out);
-    expect(run.reports).toHaveLength(2);
-    const note = /^no call of your code ended it: the stream errored from inside \(its underlying source or sink threw or rejected/;
+    expect(run.reports).toHaveLength(3);
+    expect(run.reports[2]).toMatchObject({ kind: 'write-after-destroy', type: 'TransformStreamDefaultController', method: 'enqueue', endMethod: 'error', endSite: null, lateSite: markedSite(file, 'late-transform', 'transformer.enqueue') });
+    const note = /^no call of your code ended it: the stream errored from inside \(its underlying source, sink or transformer threw or rejected/;
     expect(run.reports[0]).toMatchObject({ kind: 'write-after-destroy', type: 'ReadableStreamDefaultController', method: 'enqueue', endMethod: 'error', endSite: null, lateSite: markedSite(file, 'late-enqueue', 'controller.enqueue'), cause: 'destroyed' });
     expect(run.reports[1]).toMatchObject({ kind: 'write-after-destroy', type: 'WritableStreamDefaultWriter', method: 'write', endMethod: 'error', endSite: null, lateSite: markedSite(file, 'late-write', 'writer.write'), cause: 'destroyed' });
     for (const r of run.reports) {

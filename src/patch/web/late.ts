@@ -51,7 +51,7 @@ export interface WebLate {
 }
 
 const ERRORED_INSIDE =
-  'no call of your code ended it: the stream errored from inside (its underlying source or sink threw or rejected in start(), pull(), write() or close(), or the Node stream behind it failed)';
+  'no call of your code ended it: the stream errored from inside (its underlying source, sink or transformer threw or rejected in start(), pull(), write(), transform(), flush() or close(), or the Node stream behind it failed)';
 
 function factsOf(late: WebLate): LateFacts {
   const { holder } = late;

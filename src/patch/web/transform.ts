@@ -3,7 +3,7 @@ import { FIRST_DESTROY, FIRST_END, FIRST_NONE } from '../../internal-types';
 import { recordOf } from '../record';
 import { failed, idle, wrapAccessor, wrapMethod, type Hook } from '../wrap';
 import { cancelPending, linkTransformSides, recordWebEnd } from './ends';
-import { OPEN, UNKNOWN, canonicalWritable, controllerOf, readableControllerOf, webInternals, readableStanding, writableOf, type ReadableStanding } from './internals';
+import { ERRORED, OPEN, UNKNOWN, canonicalWritable, controllerOf, readableControllerOf, webInternals, readableStanding, writableOf, type ReadableStanding } from './internals';
 import { THROWING, lateWebCall, webKind, type WebLate } from './late';
 import { NOT_DROPPED, type LateShape } from '../late';
 
@@ -42,6 +42,7 @@ function transformLate(controller: object, standing: ReadableStanding, method: s
     record,
     side: 'controller',
     endOnWritable: holder === writable,
+    erroredInside: standing === ERRORED,
     message: method === 'enqueue' ? 'Unable to enqueue' : 'TransformStream is already closed',
   };
 }
