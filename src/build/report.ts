@@ -92,7 +92,10 @@ function side(
   other?: PipeRecord,
 ): Side {
   const stack = internalize(resolveStack(capture, header[0], header[1]), implementations);
-  const top = stack?.frames[0];
+  const frames = stack?.frames ?? [];
+  // the app's own wrapper of the method is not the caller: who called it is
+  const lead = wrapperFrames(frames, method, ownMethodName(target, method));
+  const top = frames[lead];
   // called by stream internals (pipe's ondata/onend, pipeline): the pipe() that set it up is the site
   const fromInternals = stack !== null && (top === undefined || top.kind === 'internal');
   if (fromInternals && pipes !== null && pipes.length > 0) {
@@ -101,7 +104,7 @@ function side(
     const viaPipe = pipeStack === null ? null : nearestFrame(pipeStack.frames);
     return { stack, site: viaPipe, fromPipe: true, pipe, pipeStack, direct: false };
   }
-  const site = stack === null ? null : callerOf(stack.frames, method, ownMethodName(target, method));
+  const site = stack === null ? null : ((lead > 0 ? userFrame(frames.slice(lead)) : null) ?? nearestFrame(frames));
   return { stack, site, fromPipe: false, pipeStack: null, direct: !fromInternals };
 }
 
@@ -129,15 +132,12 @@ function inWrapper(frame: Frame | undefined, method: string, ownName: string): b
   return fn === method || fn.endsWith(`.${method}`) || (ownName !== '' && fn === ownName);
 }
 
-function callerOf(frames: readonly Frame[], method: string | null, ownName: string | null): Frame | null {
-  if (method !== null && ownName !== null && inWrapper(frames[0], method, ownName)) {
-    // nested wrappers of the same method: each one's frame
-    let i = 1;
-    while (inWrapper(frames[i], method, ownName)) i++;
-    const caller = userFrame(frames.slice(i));
-    if (caller !== null) return caller;
-  }
-  return nearestFrame(frames);
+/** How many frames at the top are inside the app's own wrappers of `method` (nested ones too). */
+function wrapperFrames(frames: readonly Frame[], method: string | null, ownName: string | null): number {
+  if (method === null || ownName === null) return 0;
+  let i = 0;
+  while (inWrapper(frames[i], method, ownName)) i++;
+  return i;
 }
 
 /** The installed package (its directory: one copy) a dependency's frame is in; null for any other frame. */

@@ -182,6 +182,18 @@ const cases: Case[] = [
     client: { status: 200, body: 'first' },
   })),
   {
+    fixture: 'app-instance-wrapper.js',
+    args: ['pipe'],
+    kind: 'write-after-end',
+    type: 'ServerResponse',
+    method: 'write',
+    endMethod: 'pipe',
+    cause: 'pipe-ended',
+    end: ['end-pipe', 'rows.pipe'],
+    late: ['late', 'res.write'],
+    client: { status: 200, body: 'first' },
+  },
+  {
     fixture: 'interval-ticks.js',
     kind: 'write-after-end',
     type: 'ServerResponse',
