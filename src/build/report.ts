@@ -200,10 +200,13 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     const library = packageDirOf(end.stack?.frames[0]);
     origins.sameLibrary = library !== null && library === packageDirOf(late.stack?.frames[0]);
   }
+  // another request's handler made the late call: known without the end's record (armed)
   const sameExecution =
-    record !== undefined && record.endAsyncId > 0 && (call.lateAsyncId > 0 || call.lateAsyncId === ANOTHER_EXECUTION)
-      ? record.endAsyncId === call.lateAsyncId && record.endRun === call.lateRun
-      : null;
+    call.lateAsyncId === ANOTHER_EXECUTION
+      ? false
+      : record !== undefined && record.endAsyncId > 0 && call.lateAsyncId > 0
+        ? record.endAsyncId === call.lateAsyncId && record.endRun === call.lateRun
+        : null;
 
   const { cause, hint } = classify({
     kind: call.kind,

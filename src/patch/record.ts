@@ -66,6 +66,30 @@ export function ensureRecord(stream: object): StreamRecord | undefined {
   return record;
 }
 
+/**
+ * Code ended it (the app's ws.close(), res.destroy()): under the armed capture policy recordEnd
+ * keeps nothing, but such an end must still be told from the peer's: a record without a site.
+ * For calls off the hot path only.
+ */
+export function recordCodeEnd(
+  hook: Hook,
+  stream: object,
+  first: typeof FIRST_END | typeof FIRST_DESTROY,
+  method: string,
+  above: Function,
+): void {
+  if (recordEnd(hook, stream, first, method, above) !== undefined) return;
+  try {
+    const record = ensureRecord(stream);
+    if (record === undefined || record.first !== FIRST_NONE) return;
+    record.first = first;
+    record.endMethod = method;
+    record.endTime = Date.now();
+  } catch (error) {
+    failed(hook, error);
+  }
+}
+
 /** A framework holds the response from the user's call (recordHandoff) and answers with it now. */
 function handedOff(record: StreamRecord | undefined): record is StreamRecord {
   return record !== undefined && record.handoffCapture !== null && !record.handoffPending;

@@ -3,7 +3,7 @@ import { lateKind } from '../core/detect';
 import { flags } from '../flags';
 import { capturing } from './capture';
 import { CHAINABLE, END, WRITE, lateCall } from './late';
-import { ensureRecord, headersFlushedByEnd, markDisconnected, recordEnd, recordHeaders, recordOf } from './record';
+import { ensureRecord, headersFlushedByEnd, markDisconnected, recordCodeEnd, recordEnd, recordHeaders, recordOf } from './record';
 import { failed, idle, type Hook } from './wrap';
 
 // The wrappers shared by every HTTP response family (http.OutgoingMessage, http2 compat); a
@@ -140,7 +140,8 @@ export const makeResponseEnd = (shape: ResponseShape) => (original: Function, ho
 
 export const makeResponseDestroy = (shape: ResponseShape) => (original: Function, hook: Hook): Function =>
   function destroy(this: object) {
-    if (!idle(hook) && !shape.destroyed(this) && !shape.ended(this)) recordEnd(hook, this, FIRST_DESTROY, 'destroy', destroy);
+    // destroy() is off the hot path: under armed too, a record that tells it from a client disconnect
+    if (!idle(hook) && !shape.destroyed(this) && !shape.ended(this)) recordCodeEnd(hook, this, FIRST_DESTROY, 'destroy', destroy);
     return original.apply(this, arguments);
   };
 

@@ -1,7 +1,7 @@
 import { FIRST_DESTROY, FIRST_END, FIRST_NONE, type StreamRecord, type Vocabulary } from '../internal-types';
 import type { ViolationKind } from '../types';
 import { NOT_DROPPED, lateCall } from './late';
-import { ensureRecord, markDisconnected, recordEnd, recordOf } from './record';
+import { ensureRecord, markDisconnected, recordCodeEnd, recordOf } from './record';
 import { failed, idle, wrapExported, wrapMethod, type Hook } from './wrap';
 
 // ws 7 and 8 (lib/websocket.js, the same in both for what follows): send(), ping() and pong()
@@ -86,19 +86,6 @@ function endedUnrecorded(ws: WebSocketLike, duplex: { writableEnded?: unknown })
   return true;
 }
 
-/**
- * The app closed (or terminated) it. Under the armed capture policy recordEnd keeps nothing,
- * but the end must still be told from the peer's: a record without a site.
- */
-function recordAppEnd(hook: Hook, ws: WebSocketLike, method: string, above: Function): void {
-  if (recordEnd(hook, ws, FIRST_END, method, above) !== undefined) return;
-  const record = ensureRecord(ws);
-  if (record === undefined || record.first !== FIRST_NONE) return;
-  record.first = FIRST_END;
-  record.endMethod = method;
-  record.endTime = Date.now();
-}
-
 function makeEnd(method: 'close' | 'terminate') {
   return (original: Function, hook: Hook): Function =>
     function close(this: WebSocketLike) {
@@ -109,7 +96,7 @@ function makeEnd(method: 'close' | 'terminate') {
             markDisconnected(this, Date.now());
             if (this._closeFrameReceived !== true && typeof arguments[0] === 'number') protocolClose.set(this, arguments[0]);
           }
-          else if (!endedByDuplex(this, method)) recordAppEnd(hook, this, method, close);
+          else if (!endedByDuplex(this, method)) recordCodeEnd(hook, this, FIRST_END, method, close);
         } catch (error) {
           failed(hook, error);
         }

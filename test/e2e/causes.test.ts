@@ -432,6 +432,25 @@ describe('HTTP/2 compat: a write to a response whose stream closed is left to No
   }
 });
 
+describe('armed capture: what a first report knows without its end site', () => {
+  it("the app's own res.destroy() is destroyed, not a client disconnect", async () => {
+    const file = 'destroy-then-write.js';
+    const [always, armed] = await Promise.all([runFixture(file, 'require'), runFixture(file, 'require', { env: { ENDGUARD_CAPTURE: 'armed' } })]);
+    expect(always.reports).toHaveLength(1);
+    expect(always.reports[0]).toMatchObject({ kind: 'write-after-destroy', endMethod: 'destroy', endSite: markedSite(file, 'end', 'res.destroy'), cause: 'destroyed' });
+    expect(armed.reports).toHaveLength(1);
+    expect(armed.reports[0]).toMatchObject({ kind: 'write-after-destroy', endMethod: 'destroy', endSite: null, lateSite: markedSite(file, 'late', 'res.write'), cause: 'destroyed', capture: 'armed' });
+    expect(armed.reports[0]!.endSiteNote).toMatch(/^armed capture/);
+  });
+
+  it('a pub-sub listener called by another request is late-subscriber from the first report', async () => {
+    const file = 'pubsub-keepalive.js';
+    const run = await runFixture(file, 'require', { env: { ENDGUARD_CAPTURE: 'armed' } });
+    expect(run.reports).toHaveLength(1);
+    expect(run.reports[0]).toMatchObject({ endSite: null, lateSite: markedSite(file, 'late', 'res.write'), cause: 'late-subscriber', capture: 'armed' });
+  });
+});
+
 describe('client-disconnect under armed capture: no close was recorded', () => {
   it('the report names the cause and leaves out when the connection closed (not the time of the late call)', async () => {
     const run = await runFixture('sse-client-disconnect.js', 'require', { env: { ENDGUARD_CAPTURE: 'armed' } });
