@@ -26,3 +26,6 @@ export function asReporter<T>(work: () => T): T {
     flags.reporting = previous;
   }
 }
+
+/** Functions endguard installs on an instance (compression's res.write/res.end/res.flush): never the app's own wrapper. */
+export const agentInstanceMethods = new WeakSet<Function>();

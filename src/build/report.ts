@@ -2,6 +2,7 @@ import type { CapturePolicy, Mode, ViolationKind, ViolationReport } from '../typ
 import { ANOTHER_EXECUTION, type Capture, type Frame, type PipeRecord, type ResolvedStack, type StreamRecord, type Vocabulary } from '../internal-types';
 import { PACKAGE_PATH, formatSite, nearestFrame, resolveStack, userFrame } from '../core/callsite';
 import { classify } from '../core/classify';
+import { agentInstanceMethods } from '../flags';
 import type { SiteOrigins } from '../core/verdict';
 import { callExpressionAt, sourceLine, sourceLines } from './source';
 
@@ -48,6 +49,8 @@ interface Side {
   fromPipe: boolean;
   /** The pipe whose internals made the call, when fromPipe. */
   pipe?: PipeRecord;
+  /** The stack's frames below the app's own wrappers of the method (all of them when none). */
+  callerFrames?: readonly Frame[];
   pipeStack: ResolvedStack | null;
   /** The call came straight from code outside Node (user or dependency), not from Node's internals. */
   direct: boolean;
@@ -104,8 +107,9 @@ function side(
     const viaPipe = pipeStack === null ? null : nearestFrame(pipeStack.frames);
     return { stack, site: viaPipe, fromPipe: true, pipe, pipeStack, direct: false };
   }
-  const site = stack === null ? null : ((lead > 0 ? userFrame(frames.slice(lead)) : null) ?? nearestFrame(frames));
-  return { stack, site, fromPipe: false, pipeStack: null, direct: !fromInternals };
+  const callerFrames = lead > 0 ? frames.slice(lead) : frames;
+  const site = stack === null ? null : ((lead > 0 ? userFrame(callerFrames) : null) ?? nearestFrame(frames));
+  return { stack, site, fromPipe: false, pipeStack: null, direct: !fromInternals, callerFrames };
 }
 
 /**
@@ -119,7 +123,7 @@ function ownMethodName(target: object, method: string | null): string | null {
   try {
     if (method === null || !Object.prototype.hasOwnProperty.call(target, method)) return null;
     const own = (target as Record<string, unknown>)[method];
-    return typeof own === 'function' ? own.name : null;
+    return typeof own === 'function' && !agentInstanceMethods.has(own) ? own.name : null;
   } catch {
     return null;
   }
@@ -212,8 +216,8 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     kind: call.kind,
     method: call.method,
     vocabulary: call.vocabulary,
-    endFrames: end.stack?.frames ?? null,
-    lateFrames: late.stack?.frames ?? [],
+    endFrames: end.stack === null ? null : (end.callerFrames ?? end.stack.frames),
+    lateFrames: late.callerFrames ?? late.stack?.frames ?? [],
     endFromPipe: end.fromPipe,
     lateFromPipe: late.fromPipe,
     pipeCount: pipes?.length ?? 0,

@@ -159,7 +159,8 @@ export function causeOf(input: ClassifyInput): { cause: Cause; hint: HintId } {
     return { cause: 'missing-return', hint: 'returned-after-send' };
   }
 
-  if (endUser !== null && lateUser !== null && sameFunction(endUser, lateUser)) {
+  // one function, but two runs of it (a setInterval's ticks): not one handler running on
+  if (endUser !== null && lateUser !== null && sameFunction(endUser, lateUser) && input.sameExecution !== false) {
     if (input.between === null || leftABlock(input.between)) return { cause: 'missing-return', hint: 'missing-return' };
     if (!input.vocabulary.response) return { cause: 'missing-return', hint: 'write-after-own-end' };
     return { cause: 'double-send', hint: 'double-send' };

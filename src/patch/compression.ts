@@ -1,6 +1,6 @@
 import { FIRST_END, type Vocabulary } from '../internal-types';
 import type { ViolationKind } from '../types';
-import { asReporter } from '../flags';
+import { agentInstanceMethods, asReporter } from '../flags';
 import { END, WRITE, lateCall, type LateShape } from './late';
 import { capturing } from './capture';
 import { headersFlushedByEnd, recordEnd, recordHeaders, recordOf } from './record';
@@ -85,6 +85,8 @@ function watch(hook: Hook, res: Res): void {
   };
   res.write = watchedWrite;
   res.end = watchedEnd;
+  agentInstanceMethods.add(watchedWrite);
+  agentInstanceMethods.add(watchedEnd);
   watchFlush(res);
 }
 
@@ -101,6 +103,7 @@ function watchFlush(res: Res & { flush?: Function }): void {
     const args = arguments;
     return asReporter(() => compressionFlush.apply(this, args));
   };
+  agentInstanceMethods.add(res.flush);
 }
 
 function makeOnHeaders(original: Function, hook: Hook): Function {

@@ -201,7 +201,7 @@ const cases: Case[] = [
     cause: 'late-callback',
     end: ['end', 'res.end'],
     late: ['late', 'res.write'],
-    client: { status: 200, body: 'data: 1\n\ndata: 2\n\ndata: 3\n\n' },
+    client: { status: 200, body: 'data: 1\n\ndata: 2\n\n' },
   },
   {
     fixture: 'pubsub-keepalive.js',
