@@ -1,4 +1,4 @@
-import { makeFlushHeaders, makeHeaderMethod, makeImplicitHeader, makeResponseDestroy, makeResponseEnd, makeResponseWrite, type ResponseShape } from './response';
+import { DEPENDENCY_FLUSH_DEPTH, makeHeaderFlush, makeHeaderMethod, makeResponseDestroy, makeResponseEnd, makeResponseWrite, type ResponseShape } from './response';
 import { shareWrapper, wrapMethod } from './wrap';
 
 /** The fields of http.OutgoingMessage (ServerResponse, ClientRequest) that Node itself checks. */
@@ -27,9 +27,9 @@ export function patchOutgoing(http: typeof import('node:http')): void {
   wrapMethod(outgoing, 'destroy', 'OutgoingMessage', makeResponseDestroy(shape));
   wrapMethod(outgoing, 'setHeader', 'OutgoingMessage', makeHeaderMethod('setHeader', shape));
   wrapMethod(outgoing, 'appendHeader', 'OutgoingMessage', makeHeaderMethod('appendHeader', shape));
-  wrapMethod(outgoing, 'flushHeaders', 'OutgoingMessage', makeFlushHeaders(shape));
+  wrapMethod(outgoing, 'flushHeaders', 'OutgoingMessage', makeHeaderFlush(shape, 'flushHeaders'));
   wrapMethod(http.ServerResponse?.prototype, 'writeHead', 'ServerResponse', makeHeaderMethod('writeHead', shape));
-  wrapMethod(http.ServerResponse?.prototype, '_implicitHeader', 'ServerResponse', makeImplicitHeader(shape));
+  wrapMethod(http.ServerResponse?.prototype, '_implicitHeader', 'ServerResponse', makeHeaderFlush(shape, 'writeHead', DEPENDENCY_FLUSH_DEPTH));
   // the deprecated writeHeader is writeHead itself: the same wrapper
   shareWrapper(http.ServerResponse?.prototype, 'writeHeader', http.ServerResponse?.prototype, 'writeHead');
   wrapMethod(http.ClientRequest?.prototype, 'destroy', 'ClientRequest', makeResponseDestroy(shape));

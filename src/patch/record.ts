@@ -67,6 +67,29 @@ export function ensureRecord(stream: object): StreamRecord | undefined {
 }
 
 /**
+ * This stream's end is another one's, recorded there (an http2 compat response's stream, a
+ * WebSocket's Duplex, a web stream's Node side): the same site, execution and time.
+ */
+export function takeEnd(record: StreamRecord, from: StreamRecord, first: typeof FIRST_END | typeof FIRST_DESTROY, method: string | null): void {
+  record.first = first;
+  record.endMethod = method;
+  record.endCapture = from.endCapture;
+  record.endAsyncId = from.endAsyncId;
+  record.endRun = from.endRun;
+  record.endTime = from.endTime;
+}
+
+/** An end known to be made by code but kept without a site (nothing was captured). False when the stream already ended. */
+export function recordWithoutSite(stream: object, first: typeof FIRST_END | typeof FIRST_DESTROY, method: string): boolean {
+  const record = ensureRecord(stream);
+  if (record === undefined || record.first !== FIRST_NONE) return false;
+  record.first = first;
+  record.endMethod = method;
+  record.endTime = Date.now();
+  return true;
+}
+
+/**
  * Code ended it (the app's ws.close(), res.destroy()): under the armed capture policy recordEnd
  * keeps nothing, but such an end must still be told from the peer's: a record without a site.
  * For calls off the hot path only.
@@ -80,11 +103,7 @@ export function recordCodeEnd(
 ): void {
   if (recordEnd(hook, stream, first, method, above) !== undefined) return;
   try {
-    const record = ensureRecord(stream);
-    if (record === undefined || record.first !== FIRST_NONE) return;
-    record.first = first;
-    record.endMethod = method;
-    record.endTime = Date.now();
+    recordWithoutSite(stream, first, method);
   } catch (error) {
     failed(hook, error);
   }

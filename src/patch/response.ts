@@ -3,7 +3,7 @@ import { lateKind } from '../core/detect';
 import { flags } from '../flags';
 import { capturing } from './capture';
 import { CHAINABLE, END, WRITE, lateCall } from './late';
-import { ensureRecord, headersFlushedByEnd, markDisconnected, recordCodeEnd, recordEnd, recordHeaders, recordOf } from './record';
+import { ensureRecord, headersFlushedByEnd, markDisconnected, recordCodeEnd, recordEnd, recordHeaders, recordOf, takeEnd } from './record';
 import { failed, idle, type Hook } from './wrap';
 
 // The wrappers shared by every HTTP response family (http.OutgoingMessage, http2 compat); a
@@ -58,12 +58,7 @@ function adoptStreamEnd(res: { stream?: object | null }): StreamRecord | undefin
   if (stream === undefined || stream.first === FIRST_NONE || stream.clientDisconnect || stream.endCapture === null) return undefined;
   const record = ensureRecord(res);
   if (record === undefined) return undefined;
-  record.first = FIRST_DESTROY;
-  record.endMethod = stream.endMethod === 'destroy' ? 'destroy' : 'close';
-  record.endCapture = stream.endCapture;
-  record.endAsyncId = stream.endAsyncId;
-  record.endRun = stream.endRun;
-  record.endTime = stream.endTime;
+  takeEnd(record, stream, FIRST_DESTROY, stream.endMethod === 'destroy' ? 'destroy' : 'close');
   return record;
 }
 
@@ -164,31 +159,20 @@ export function makeHeaderMethod(method: string, shape: ResponseShape) {
     };
 }
 
-/**
- * flushHeaders() sends the headers through _implicitHeader → writeHead: recorded here, two of
- * Node's frames higher, so the app's call still fits the stack depth behind a framework's own
- * (Koa's ctx.flushHeaders → response.flushHeaders → res.flushHeaders).
- */
-export const makeFlushHeaders = (shape: ResponseShape) => (original: Function, hook: Hook): Function =>
-  function flushHeaders(this: object) {
-    if (idle(hook) || this === flags.active || shape.headersSent(this) || !capturing()) return original.apply(this, arguments);
-    recordHeaders(hook, this, 'flushHeaders', flushHeaders);
-    return original.apply(this, arguments);
-  };
-
 /** Frames a dependency's own header flush may sit below the app's call (express-session's res.end → writetop, below Express's res.json → res.send). */
-const DEPENDENCY_FLUSH_DEPTH = 12;
+export const DEPENDENCY_FLUSH_DEPTH = 12;
 
 /**
- * ServerResponse#_implicitHeader, called by a dependency itself rather than through Node's
- * write()/end() (which mark the response active first): express-session flushes the headers
- * from its own res.end wrapper, several frames below the app's res.json(). Recorded here with
- * a deeper capture, so the app's call is still on the stack; Node's own calls pass straight
- * through.
+ * A call that sends the headers itself, not through Node's write()/end() (which mark the
+ * response active first): the app's flushHeaders() (recorded two of Node's frames above
+ * _implicitHeader → writeHead, so the app's call still fits the stack depth behind Koa's
+ * ctx.flushHeaders → response.flushHeaders), or _implicitHeader() called by a dependency
+ * (express-session's res.end, several frames below the app's res.json(): `depth` reaches it).
+ * Node's own nested calls then pass straight through.
  */
-export const makeImplicitHeader = (shape: ResponseShape) => (original: Function, hook: Hook): Function =>
-  function _implicitHeader(this: object) {
+export const makeHeaderFlush = (shape: ResponseShape, method: string, depth = 0) => (original: Function, hook: Hook): Function =>
+  function headerFlush(this: object) {
     if (idle(hook) || this === flags.active || shape.headersSent(this) || !capturing()) return original.apply(this, arguments);
-    recordHeaders(hook, this, 'writeHead', _implicitHeader, DEPENDENCY_FLUSH_DEPTH);
+    recordHeaders(hook, this, method, headerFlush, depth);
     return applyAsActive(this, original, arguments);
   };

@@ -1,7 +1,7 @@
 import { FIRST_DESTROY, FIRST_END, FIRST_NONE, type StreamRecord, type Vocabulary } from '../internal-types';
 import type { ViolationKind } from '../types';
 import { NOT_DROPPED, lateCall } from './late';
-import { ensureRecord, markDisconnected, recordCodeEnd, recordOf } from './record';
+import { ensureRecord, markDisconnected, recordCodeEnd, recordOf, recordWithoutSite, takeEnd } from './record';
 import { failed, idle, wrapExported, wrapMethod, type Hook } from './wrap';
 
 // ws 7 and 8 (lib/websocket.js, the same in both for what follows): send(), ping() and pong()
@@ -65,25 +65,14 @@ function endedByDuplex(ws: WebSocketLike, method: string): boolean {
   if (ended.clientDisconnect) return false;
   const record = ensureRecord(ws);
   if (record === undefined || record.first !== FIRST_NONE) return false;
-  record.first = FIRST_END;
-  record.endMethod = ended.endMethod;
-  record.endCapture = ended.endCapture;
-  record.endAsyncId = ended.endAsyncId;
-  record.endRun = ended.endRun;
-  record.endTime = ended.endTime;
+  takeEnd(record, ended, FIRST_END, ended.endMethod);
   record.pipes = ended.pipes;
   return true;
 }
 
 /** The Duplex ended with nothing kept of it (armed capture): the end is still its end(), without a site. */
 function endedUnrecorded(ws: WebSocketLike, duplex: { writableEnded?: unknown }): boolean {
-  if (duplex.writableEnded !== true) return false;
-  const record = ensureRecord(ws);
-  if (record === undefined || record.first !== FIRST_NONE) return false;
-  record.first = FIRST_END;
-  record.endMethod = 'end';
-  record.endTime = Date.now();
-  return true;
+  return duplex.writableEnded === true && recordWithoutSite(ws, FIRST_END, 'end');
 }
 
 function makeEnd(method: 'close' | 'terminate') {
@@ -95,8 +84,7 @@ function makeEnd(method: 'close' | 'terminate') {
           if (method === 'close' && peerInitiated(this)) {
             markDisconnected(this, Date.now());
             if (this._closeFrameReceived !== true && typeof arguments[0] === 'number') protocolClose.set(this, arguments[0]);
-          }
-          else if (!endedByDuplex(this, method)) recordCodeEnd(hook, this, FIRST_END, method, close);
+          } else if (!endedByDuplex(this, method)) recordCodeEnd(hook, this, FIRST_END, method, close);
         } catch (error) {
           failed(hook, error);
         }

@@ -2,10 +2,9 @@ import { FIRST_DESTROY, FIRST_END, FIRST_NONE, type Capture, type StreamRecord }
 import { captureStack } from '../../core/capture-stack';
 import { resolveStack } from '../../core/callsite';
 import { cancelOrigin, reasonLabel } from '../../core/web-cancel';
-import { channels } from '../../channels';
 import { flags } from '../../flags';
 import { captureSite } from '../capture';
-import { ensureRecord, markDisconnected, recordEnd, recordOf } from '../record';
+import { ensureRecord, markDisconnected, recordEnd, recordOf, takeEnd } from '../record';
 import { pipelineOf } from '../pipe';
 import { failed, type Hook } from '../wrap';
 import { readableStateOfController } from './internals';
@@ -350,12 +349,7 @@ function preRecordNodeSide(
     if (node === undefined || record === undefined || record.first !== first || record.endMethod !== method) return;
     const nodeRecord = ensureRecord(node);
     if (nodeRecord === undefined || nodeRecord.first !== FIRST_NONE) return;
-    nodeRecord.first = first;
-    nodeRecord.endMethod = method;
-    nodeRecord.endCapture = record.endCapture;
-    nodeRecord.endAsyncId = record.endAsyncId;
-    nodeRecord.endRun = record.endRun;
-    nodeRecord.endTime = record.endTime;
+    takeEnd(nodeRecord, record, first, method);
   } catch (error) {
     failed(hook, error);
   }
