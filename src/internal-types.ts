@@ -177,4 +177,6 @@ export interface ReportFact {
   target: object;
   /** For the log: 0 prints nothing; otherwise the occurrences since this key last printed. */
   print: number;
+  /** With print > 1: ms since this key last printed (the span those occurrences fall in). */
+  printSpanMs?: number;
 }

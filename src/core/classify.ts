@@ -85,20 +85,27 @@ function inRequestDispatch(frames: readonly Frame[]): boolean {
   return frames.some((f) => f.kind === 'internal' && (f.file === 'node:_http_server' || f.file.endsWith('http2/compat')));
 }
 
+/** The router's dispatch (router, connect, Express's app and router), not Express's response methods (res.format, res.send). */
 function isRouterFrame(f: Frame): boolean {
-  return f.kind === 'dependency' && (f.fn === 'next' || /[/\\]node_modules[/\\](router|express|connect)[/\\]/.test(f.file));
+  return f.kind === 'dependency' && (f.fn === 'next' || /[/\\]node_modules[/\\](?:router|connect|express[/\\]lib[/\\](?:router[/\\]|application\.js))/.test(f.file));
 }
 
 /**
  * The late call went through the router from the function that ended (its next()), not through
- * a callback that function called itself: the ending function is not on the late stack above
- * the router's frames.
+ * a callback that function called itself: none of the ending call's own functions (the user's
+ * frames above the router's, e.g. a `badRequest(res)` helper and the handler that called it) is
+ * on the late stack above the router's frames.
  */
-function viaRouter(frames: readonly Frame[], endUser: Frame): boolean {
+function viaRouter(frames: readonly Frame[], endFrames: readonly Frame[]): boolean {
+  const dispatch = endFrames.findIndex(isRouterFrame);
+  // the end's stack stops inside a library that called the user's code (a res.format()
+  // callback): which function of the user's dispatched it is not known
+  if (dispatch === -1 && endFrames[endFrames.length - 1]?.kind === 'dependency') return false;
+  const ending = (dispatch === -1 ? endFrames : endFrames.slice(0, dispatch)).filter((f) => f.kind === 'user');
   // the framework's own frames above the late call (res.send → res.set) are not the way in
   const firstUser = frames.findIndex((f) => f.kind === 'user');
   for (const f of frames.slice(Math.max(firstUser, 0))) {
-    if (f.kind === 'user' && sameFunction(endUser, f)) return false;
+    if (f.kind === 'user' && ending.some((e) => sameFunction(e, f))) return false;
     if (isRouterFrame(f)) return true;
   }
   return false;
@@ -167,7 +174,7 @@ export function causeOf(input: ClassifyInput): { cause: Cause; hint: HintId } {
   }
   // the late call came in through the router from the middleware that responded: its next(),
   // also after an await in an async middleware (no async id to compare there)
-  if (endUser !== null && (synchronous || input.sameExecution === null) && viaRouter(lateFrames, endUser)) {
+  if (endFrames !== null && endUser !== null && (synchronous || input.sameExecution === null) && viaRouter(lateFrames, endFrames)) {
     return { cause: 'next-after-send', hint: 'next-after-send' };
   }
   if (synchronous) {

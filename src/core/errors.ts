@@ -38,6 +38,22 @@ export interface StrictFacts {
   lateSite?: string | null;
   /** Who made that call: stream internals (default), or a dependency with no frame of the user's code below it. */
   via?: 'internals' | 'dependency';
+  /**
+   * Thrown at the user's late call made through a framework (Express's res.json → res.set):
+   * the stack starts at this site, the user's frame, without the framework's frames above it.
+   */
+  startAt?: string | null;
+}
+
+/** The stack without the frames above the first one at `site`; unchanged when no frame shows it (a custom prepareStackTrace). */
+function startStackAt(error: Error, site: string): void {
+  const stack = error.stack;
+  if (typeof stack !== 'string') return;
+  const lines = stack.split('\n');
+  const first = lines.findIndex((line) => /^\s+at /.test(line));
+  if (first === -1) return;
+  const own = lines.findIndex((line, i) => i > first && /^\s+at /.test(line) && (line.endsWith(`(${site})`) || line.endsWith(` ${site}`)));
+  if (own !== -1) error.stack = [...lines.slice(0, first), ...lines.slice(own)].join('\n');
 }
 
 /**
@@ -65,6 +81,7 @@ export function strictError(facts: StrictFacts, above: Function): Error {
   const error = new Error(`endguard: ${facts.call ?? `${method}()`} ${AFTER[kind]} (${kind}; ${where}${late})`) as Error & { code: string };
   error.code = 'ERR_ENDGUARD_' + kind.toUpperCase().replace(/-/g, '_');
   Error.captureStackTrace(error, above);
+  if (facts.startAt != null) startStackAt(error, facts.startAt);
   strictErrors.add(error);
   return error;
 }

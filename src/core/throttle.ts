@@ -22,6 +22,8 @@ export interface Decision {
    * rate is used up); otherwise the occurrences since the key last printed.
    */
   print: number;
+  /** When printing a repeat: ms since the key last printed, the span its `print` occurrences fall in (0 otherwise). */
+  printSpanMs: number;
 }
 
 export function dedupeKey(endSite: string | null, lateSite: string | null, kind: string): string {
@@ -78,7 +80,7 @@ export class Throttle {
   }
 
   decide(key: string, repeat: boolean, now = Date.now()): Decision {
-    if (repeat) return { publish: false, count: this.keys.get(key)?.count ?? 1, print: 0 };
+    if (repeat) return { publish: false, count: this.keys.get(key)?.count ?? 1, print: 0, printSpanMs: 0 };
     let state = this.keys.get(key);
     if (state === undefined) {
       state = { count: 0, lastPrint: -Infinity, sincePrint: 0 };
@@ -93,12 +95,14 @@ export class Throttle {
     state.count++;
     state.sincePrint++;
     let print = 0;
+    let printSpanMs = 0;
     if (now - state.lastPrint >= this.windowMs && this.takeToken(now)) {
       print = state.sincePrint;
+      if (state.lastPrint !== -Infinity) printSpanMs = now - state.lastPrint;
       state.sincePrint = 0;
       state.lastPrint = now;
     }
-    return { publish: true, count: state.count, print };
+    return { publish: true, count: state.count, print, printSpanMs };
   }
 
   private takeToken(now: number): boolean {

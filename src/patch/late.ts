@@ -186,12 +186,12 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
   const decision = throttle.decide(dedupeKey(report.endSite, report.lateSite, kind), repeat);
   if (decision.publish) {
     report.count = decision.count;
-    publish({ report, kind, target: facts.target, print: decision.print });
+    publish({ report, kind, target: facts.target, print: decision.print, printSpanMs: decision.printSpanMs });
   }
 
   if (action !== THROW) return { action, error: null };
   const strict = { kind, method: facts.method, call: facts.call, endSite: report.endSite, note: report.endSiteNote ?? null };
-  if (origins.lateDirect && origins.lateUser) return { action, error: strictError(strict, above) };
+  if (origins.lateDirect && origins.lateUser) return { action, error: strictError({ ...strict, startAt: report.lateSite }, above) };
   // a call made by stream internals (a pipe writing to or ending its destination), or by a
   // dependency with no frame of the user's code below it (Fastify sending a handler's return
   // value): never throw inside code that is not the user's, where it is lost or swallowed;

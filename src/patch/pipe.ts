@@ -3,6 +3,7 @@ import { flags } from '../flags';
 import { captureSite } from './capture';
 import type { Capture } from '../internal-types';
 import { ensureRecord, recordOf } from './record';
+import { NOT_DROPPED, lateCall } from './late';
 import { failed, idle, wrapMethod, type Hook } from './wrap';
 
 /**
@@ -60,6 +61,49 @@ export function makePipe(original: Function, hook: Hook): Function {
   };
 }
 
+/** The source still has data on its way: not ended, not destroyed, and not only waiting to emit 'end' with nothing left. */
+function stillFlowing(source: object): boolean {
+  const s = source as { readableEnded?: unknown; destroyed?: unknown; _readableState?: { ended?: unknown; length?: unknown } };
+  if (s.readableEnded === true || s.destroyed === true) return false;
+  const state = s._readableState;
+  return !(state?.ended === true && state.length === 0);
+}
+
+/**
+ * A pipe cut off: the destination finished (the app ended it, or another source's pipe did)
+ * while this source still had data for it. Node's pipe unpipes on the destination's 'finish'
+ * and the rest of the source is dropped without a write, so no late call ever reaches a wrapper:
+ * the unpipe is the late call, the pipe's, and its site the pipe() that set it up.
+ */
+function cutOff(source: object, dest: unknown): boolean {
+  if (typeof dest !== 'object' || dest === null) return false;
+  const d = dest as { writableFinished?: unknown; destroyed?: unknown };
+  if (d.writableFinished !== true || d.destroyed === true) return false;
+  const record = recordOf(dest);
+  // a late write already reported on it (the same cut seen as a write) is the same bug
+  if (record === undefined || record.lastLateSite !== null || record.pipes === null) return false;
+  return record.pipes.some((p) => p.source === source) && stillFlowing(source);
+}
+
+const CUT_OFF = 'write after end: the destination finished while this pipe still had data for it, and the rest was dropped';
+
+/** unpipe() run by a pipe whose destination finished under it (cutOff): reported as the pipe's write after end. */
+export function makeUnpipe(original: Function, hook: Hook): Function {
+  return function unpipe(this: object, dest: unknown) {
+    if (idle(hook)) return original.apply(this, arguments);
+    let cut = false;
+    try {
+      cut = cutOff(this, dest);
+    } catch (error) {
+      failed(hook, error);
+    }
+    if (!cut) return original.apply(this, arguments);
+    const target = dest as object;
+    const facts = { kind: 'write-after-end' as const, target, method: 'write', record: recordOf(target), code: null, message: CUT_OFF };
+    return lateCall(hook, facts, NOT_DROPPED, this, original, arguments, unpipe);
+  };
+}
+
 /** The destination of pipeline(...) arguments: the last writable stream after the source. */
 function destinationOf(args: IArguments): { source: object; dest: object } | null {
   const streams = (Array.isArray(args[0]) ? args[0] : Array.prototype.slice.call(args)) as unknown[];
@@ -112,6 +156,7 @@ export function makePipeline(original: Function, hook: Hook): Function {
 export function patchPipe(): void {
   const stream = require('node:stream') as typeof import('node:stream');
   wrapMethod(stream.Readable.prototype, 'pipe', 'Readable', makePipe);
+  wrapMethod(stream.Readable.prototype, 'unpipe', 'Readable', makeUnpipe);
   wrapMethod(stream, 'pipeline', 'stream', makePipeline);
   // loaded now (a few hundred bytes of Node's own code) so that `const { pipeline } =
   // require('stream/promises')` and ESM imports both bind the wrapped function

@@ -4,7 +4,7 @@ import type { ViolationKind } from '../types';
 import { addStreamImplementation } from './implementations';
 import { NODE_DROPS } from './late';
 import { makeForeignDestroy, makeForeignEnd, makeForeignWrite, shapesOf, writableGuardVocabulary, type Family } from './foreign-writable';
-import { makePipe, makePipeline } from './pipe';
+import { makePipe, makePipeline, makeUnpipe } from './pipe';
 import { wrapExported, wrapMethod } from './wrap';
 
 // The `readable-stream` package: Node's streams as a library, one copy per major a dependency
@@ -108,6 +108,7 @@ function patchWritablePrototype(proto: object | undefined, family: Family, label
 
 function patchReadablePrototype(proto: object | undefined, family: Family, label: string): void {
   wrapMethod(proto, 'pipe', label, makePipe);
+  wrapMethod(proto, 'unpipe', label, makeUnpipe);
   // Duplex inherits it (4.x) or shares it with Writable (2.x, 3.x); pure Readables have no writable state
   wrapMethod(proto, 'destroy', label, makeForeignDestroy(family));
 }

@@ -17,11 +17,11 @@ export function startLog(config: Config): void {
   let overBudget = 0;
   const handler = (message: unknown) => {
     try {
-      const { report, print } = message as ReportFact;
+      const { report, print, printSpanMs } = message as ReportFact;
       if (report === null) overBudget++;
       else if (print === 0) notPrinted++;
       else if (config.log === 'json') writeStderr(JSON.stringify(report) + '\n');
-      else writeStderr(lazy().formatPretty(report, print, config.dedupeWindow));
+      else writeStderr(lazy().formatPretty(report, print, printSpanMs ?? 0));
     } catch {
       // the log must never throw into the publisher (the host's late call)
     }

@@ -2,6 +2,27 @@ import type { ViolationReport } from '../types';
 import { sourceLine } from '../build/source';
 import { parseSite } from '../core/callsite';
 
+/** Terminal columns of `text`: East Asian wide and fullwidth characters and emoji take two, combining marks none. */
+export function displayWidth(text: string): number {
+  let width = 0;
+  for (const ch of text) {
+    const c = ch.codePointAt(0)!;
+    if ((c >= 0x300 && c <= 0x36f) || (c >= 0x200b && c <= 0x200f) || (c >= 0xfe00 && c <= 0xfe0f)) continue;
+    const wide =
+      (c >= 0x1100 && c <= 0x115f) ||
+      (c >= 0x2e80 && c <= 0xa4cf && c !== 0x303f) ||
+      (c >= 0xac00 && c <= 0xd7a3) ||
+      (c >= 0xf900 && c <= 0xfaff) ||
+      (c >= 0xfe30 && c <= 0xfe4f) ||
+      (c >= 0xff00 && c <= 0xff60) ||
+      (c >= 0xffe0 && c <= 0xffe6) ||
+      (c >= 0x1f300 && c <= 0x1faff) ||
+      (c >= 0x20000 && c <= 0x3fffd);
+    width += wide ? 2 : 1;
+  }
+  return width;
+}
+
 function excerpt(site: string | null): string[] {
   const parsed = parseSite(site);
   if (parsed === null) return [];
@@ -10,7 +31,7 @@ function excerpt(site: string | null): string[] {
   if (text === null) return [];
   const shown = text.replace(/\t/g, ' ');
   const gutter = String(line).padStart(6);
-  return [`${gutter} | ${shown.trimEnd()}`, `${' '.repeat(6)} | ${' '.repeat(Math.max(0, column - 1))}^`];
+  return [`${gutter} | ${shown.trimEnd()}`, `${' '.repeat(6)} | ${' '.repeat(displayWidth(shown.slice(0, Math.max(0, column - 1))))}^`];
 }
 
 const TITLES: Record<ViolationReport['kind'], [string, string]> = {
@@ -39,9 +60,14 @@ export function prettySites(report: ViolationReport): string[] {
   return lines;
 }
 
-/** The human-readable block: both sites with a source excerpt, cause, hint, dedupe counter. */
-export function formatPretty(report: ViolationReport, seen: number, windowSeconds: number): string {
+/** 1.3 s, 42 s: the span a dedupe counter covers. */
+function seconds(ms: number): string {
+  return ms < 10_000 ? (Math.round(ms / 100) / 10).toFixed(1) : String(Math.round(ms / 1000));
+}
+
+/** The human-readable block: both sites with a source excerpt, cause, hint, dedupe counter (`seen` occurrences within `spanMs`). */
+export function formatPretty(report: ViolationReport, seen: number, spanMs: number): string {
   const lines = [`endguard: ${prettyTitle(report)} [mode=${report.mode}, capture=${report.capture}]`, ...prettySites(report)];
-  if (seen > 1) lines.push(`  seen ${seen} times in the last ${windowSeconds} s (total ${report.count})`);
+  if (seen > 1) lines.push(`  seen ${seen} times in the last ${seconds(spanMs)} s (total ${report.count})`);
   return lines.join('\n') + '\n';
 }

@@ -77,6 +77,17 @@ describe('strict', () => {
     expect(run.reports[0]).toMatchObject({ mode: 'strict', endSite, lateSite });
   });
 
+  it("a late call made through Express (res.json → setHeader): the error's first frame is the app's call, not Express's", async () => {
+    const run = await runFixture('strict-express.js', 'require', { env: { ENDGUARD_MODE: 'strict' } });
+    const endSite = markedSite('strict-express.js', 'end', 'res.send');
+    const lateSite = markedSite('strict-express.js', 'late', 'res.json');
+    const thrown = run.out.find((o) => 'code' in o)!;
+    expect(thrown, run.stderr).toMatchObject({ code: 'ERR_ENDGUARD_HEADERS_AFTER_SENT' });
+    expect(thrown.message).toContain(`headers sent at ${endSite}`);
+    expect(thrown.top).toBe(`at ${lateSite}`);
+    expect(run.out).toContainEqual({ client: { status: 200, body: 'first' } });
+  });
+
   it('a late write made by pipe internals: reported, never thrown inside Node, raised on the next tick naming both sites', async () => {
     const run = await runFixture('pipe-two-sources.js', 'require', { env: { ENDGUARD_MODE: 'strict' } });
     const endSite = markedSite('pipe-two-sources.js', 'end', 'quick.pipe');
@@ -245,11 +256,28 @@ describe('reports', () => {
     expect(run.stderr).toMatch(/cause: late-callback: a callback responded after res\.end\(\.\.\.\)/);
   });
 
+  it('pretty: the caret sits under the call in terminal columns, past wide characters on the line', async () => {
+    const run = await runFixture('wide-chars.js', 'require', { env: { ENDGUARD_LOG: 'pretty' } });
+    const late = markedSite('wide-chars.js', 'late', 's.write');
+    expect(run.stderr).toContain(`late call       ${late}`);
+    const lines = run.stderr.split('\n');
+    const at = lines.findIndex((l) => l.includes("s.write('x')") && l.includes('|'));
+    expect(at, run.stderr).toBeGreaterThan(-1);
+    const source = lines[at]!.slice(lines[at]!.indexOf('| ') + 2);
+    const caret = lines[at + 1]!.slice(lines[at + 1]!.indexOf('| ') + 2).indexOf('^');
+    // 日本 and the emoji take two columns each: the caret is under the `w` of write
+    const before = source.slice(0, source.indexOf("s.write('x')") + 2);
+    expect(caret).toBe([...before].reduce((w, ch) => w + (/[\u3000-\u9fff]|\p{Extended_Pictographic}/u.test(ch) ? 2 : 1), 0));
+  });
+
   it('dedupes the same (endSite, lateSite, kind) and prints a counter after the window', async () => {
     const run = await runFixture('repeat-violations.js', 'require', { env: { ENDGUARD_LOG: 'pretty', ENDGUARD_DEDUPE_WINDOW: '1' } });
     const blocks = run.stderr.split('\n').filter((l) => l.startsWith('endguard: write-after-end'));
     expect(blocks).toHaveLength(2);
-    expect(run.stderr).toContain('seen 5 times in the last 1 s (total 6)');
+    // the span is the time since the key last printed (the fixture waits 1.1 s), not the window
+    const span = /seen 5 times in the last (\d+(?:\.\d)?) s \(total 6\)/.exec(run.stderr);
+    expect(span, run.stderr).not.toBeNull();
+    expect(Number(span![1])).toBeGreaterThanOrEqual(1.1);
     expect(run.stderr).toContain('endguard: 4 repeated or rate-limited reports were counted but not printed');
   });
 
