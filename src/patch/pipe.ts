@@ -61,12 +61,24 @@ export function makePipe(original: Function, hook: Hook): Function {
   };
 }
 
-/** The source still has data on its way: not ended, not destroyed, and not only waiting to emit 'end' with nothing left. */
+/**
+ * The source still has data for the destination: some buffered, or more to come (not ended,
+ * not destroyed, and, for a Duplex, its writable side still open: a Transform the app already
+ * ended, as winston ends its logger before its transports, has nothing left to give).
+ */
 function stillFlowing(source: object): boolean {
-  const s = source as { readableEnded?: unknown; destroyed?: unknown; _readableState?: { ended?: unknown; length?: unknown } };
+  const s = source as {
+    readableEnded?: unknown;
+    destroyed?: unknown;
+    writableEnded?: unknown;
+    _readableState?: { ended?: unknown; length?: unknown };
+    _writableState?: { ending?: unknown };
+  };
   if (s.readableEnded === true || s.destroyed === true) return false;
   const state = s._readableState;
-  return !(state?.ended === true && state.length === 0);
+  if (typeof state?.length === 'number' && state.length > 0) return true;
+  // readable-stream 2 and 3 have no writableEnded
+  return state?.ended !== true && (s.writableEnded ?? s._writableState?.ending) !== true;
 }
 
 /**
@@ -77,8 +89,11 @@ function stillFlowing(source: object): boolean {
  */
 function cutOff(source: object, dest: unknown): boolean {
   if (typeof dest !== 'object' || dest === null) return false;
-  const d = dest as { writableFinished?: unknown; destroyed?: unknown };
-  if (d.writableFinished !== true || d.destroyed === true) return false;
+  const d = dest as { writableFinished?: unknown; destroyed?: unknown; _writableState?: { finished?: unknown }; allowHalfOpen?: unknown; readableEnded?: unknown };
+  // readable-stream 2 and 3 have no writableFinished
+  if ((d.writableFinished ?? d._writableState?.finished) !== true || d.destroyed === true) return false;
+  // a Duplex that ends when its readable side does (a socket after the peer's FIN): the peer went away, Node ended it
+  if (d.allowHalfOpen === false && d.readableEnded === true) return false;
   const record = recordOf(dest);
   // a late write already reported on it (the same cut seen as a write) is the same bug
   if (record === undefined || record.lastLateSite !== null || record.pipes === null) return false;

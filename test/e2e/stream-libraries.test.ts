@@ -174,6 +174,25 @@ describe('readable-stream 4, 3, 2: late calls on the package\'s own Writable', (
     });
   }
 
+  for (const pkg of ['readable-stream', 'readable-stream3', 'readable-stream2'] as const) {
+    it(`${pkg}: a second source's pipe cut off by the destination's finish is reported, with no late write`, async () => {
+      const file = `${DIR}/rs-cut-off.js`;
+      const [bare, run] = await Promise.all([runFixture(file, 'none', { args: [pkg] }), runFixture(file, 'require', { args: [pkg] })]);
+      expect(run.out).toEqual(bare.out);
+      expect(run.reports, run.stderr).toHaveLength(1);
+      expect(run.reports[0]).toMatchObject({
+        kind: 'write-after-end',
+        type: 'Writable',
+        method: 'write',
+        code: null,
+        endMethod: 'pipe',
+        endSite: markedSite(file, 'end', 'first.pipe'),
+        lateSite: markedSite(file, 'late', 'second.pipe'),
+        cause: 'pipe-multiple-sources',
+      });
+    });
+  }
+
   it('started with start() after the packages were loaded: the cached copies are patched', async () => {
     const file = `${DIR}/late-start.js`;
     const run = await runFixture(file, 'none');
