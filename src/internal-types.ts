@@ -51,6 +51,8 @@ export class StreamRecord {
    * still on its way): that raw call is the same violation, passed through unreported once.
    */
   lateCovered = false;
+  /** The router ran a handler for this response after its headers were out (a middleware's next() after sending; router.ts). */
+  routedAfterEnd = false;
 }
 
 export interface Frame {

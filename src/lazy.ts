@@ -28,3 +28,4 @@ export { patchReadableStream } from './patch/readable-stream';
 export { patchMinipass } from './patch/minipass';
 export { patchWebSocket } from './patch/ws';
 export { patchOnHeaders } from './patch/compression';
+export { patchRouterLayer } from './patch/router';

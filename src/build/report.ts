@@ -230,6 +230,7 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     lateHeaderCall:
       late.direct && late.site?.kind === 'user' && (call.vocabulary.ownCalls === true || late.stack?.frames[0]?.kind === 'user'),
     endHandedOff: !end.fromPipe && endCapture !== null && endCapture === record?.handoffCapture,
+    routedAfterEnd: record?.routedAfterEnd === true,
   });
 
   const report: ViolationReport = {

@@ -27,6 +27,8 @@ export interface ClassifyInput {
   lateHeaderCall: boolean;
   /** The end site is a hand-off: the user's call that gave the response to a framework, which ended it later. */
   endHandedOff: boolean;
+  /** The router ran a handler for the response after it was sent (a middleware's next() after responding). */
+  routedAfterEnd: boolean;
 }
 
 export interface Classification {
@@ -176,6 +178,11 @@ export function causeOf(input: ClassifyInput): { cause: Cause; hint: HintId } {
   // also after an await in an async middleware (no async id to compare there)
   if (endFrames !== null && endUser !== null && (synchronous || input.sameExecution === null) && viaRouter(lateFrames, endFrames)) {
     return { cause: 'next-after-send', hint: 'next-after-send' };
+  }
+  // an (async) handler the router ran after the response was sent, answering after an await:
+  // no router frame is left on its stack, but it is none of the ending call's own functions
+  if (input.routedAfterEnd && endFrames !== null && endUser !== null && lateUser !== null && !synchronous) {
+    if (!endFrames.some((f) => f.kind === 'user' && sameFunction(f, lateUser))) return { cause: 'next-after-send', hint: 'next-after-send' };
   }
   if (synchronous) {
     // armed first report: the end site is unknown, the late call ran in the same dispatch

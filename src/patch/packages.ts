@@ -38,6 +38,9 @@ export const PACKAGE_PATCHES: readonly PackagePatch[] = [
     patch: (file, exports, basedir) => lazy().patchMinipass(file, exports, basedir),
   },
   { name: 'ws', files: ['lib/websocket.js', 'lib/stream.js'], patch: (file, exports) => lazy().patchWebSocket(file, exports) },
+  // Express 5's router and Express 4's own: a handler run after the response was sent (router.ts)
+  { name: 'router', files: ['lib/layer.js'], patch: (_file, exports) => lazy().patchRouterLayer(exports) },
+  { name: 'express', files: ['lib/router/layer.js'], patch: (_file, exports) => lazy().patchRouterLayer(exports) },
   // compression, through the on-headers call of its middleware (compression.ts)
   { name: 'on-headers', files: [''], patch: (file, exports) => lazy().patchOnHeaders(file, exports) },
 ];

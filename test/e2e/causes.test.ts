@@ -104,6 +104,17 @@ const cases: Case[] = [
   },
   {
     fixture: 'express-next-after-send.js',
+    args: ['handler-async'],
+    kind: 'headers-after-sent',
+    type: 'ServerResponse',
+    method: 'setHeader',
+    cause: 'next-after-send',
+    end: ['end', 'res.status(401).send'],
+    late: ['late-handler-async', 'res.send'],
+    client: { status: 401, body: 'unauthorized' },
+  },
+  {
+    fixture: 'express-next-after-send.js',
     args: ['async'],
     kind: 'headers-after-sent',
     type: 'ServerResponse',

@@ -29,6 +29,7 @@ const base: ClassifyInput = {
   headersFlushedBy: null,
   lateHeaderCall: false,
   endHandedOff: false,
+  routedAfterEnd: false,
 };
 
 describe('classify', () => {
@@ -189,17 +190,17 @@ describe('throttle: one decision per violation', () => {
   it('prints a key once per window, then with the number seen; caps lines per second', () => {
     const t = new Throttle(2, 1000, 0);
     const key = dedupeKey('/a:1:1', '/a:2:1', 'write-after-end');
-    expect(t.decide(key, false, 0)).toEqual({ publish: true, count: 1, print: 1 });
+    expect(t.decide(key, false, 0)).toEqual({ publish: true, count: 1, print: 1, printSpanMs: 0 });
     expect(t.decide(key, false, 10).print).toBe(0);
     expect(t.decide(key, false, 20).print).toBe(0);
-    expect(t.decide(key, false, 1500)).toEqual({ publish: true, count: 4, print: 3 });
+    expect(t.decide(key, false, 1500)).toEqual({ publish: true, count: 4, print: 3, printSpanMs: 1500 });
     expect(t.decide('k1', false, 1500).print).toBe(1);
-    expect(t.decide('k2', false, 1500)).toEqual({ publish: true, count: 1, print: 0 }); // bucket empty
+    expect(t.decide('k2', false, 1500)).toEqual({ publish: true, count: 1, print: 0, printSpanMs: 0 }); // bucket empty
   });
   it('a repeat on the same stream is not published; the report budget resets each second', () => {
     const t = new Throttle(10, 0, 0, 2);
     expect(t.decide('a', false, 0).count).toBe(1);
-    expect(t.decide('a', true, 0)).toEqual({ publish: false, count: 1, print: 0 });
+    expect(t.decide('a', true, 0)).toEqual({ publish: false, count: 1, print: 0, printSpanMs: 0 });
     expect([t.admit(5), t.admit(6), t.admit(7)]).toEqual([true, true, false]);
     expect(t.admit(1005)).toBe(true);
   });
