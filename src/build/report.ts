@@ -3,6 +3,7 @@ import { ANOTHER_EXECUTION, type Capture, type Frame, type PipeRecord, type Reso
 import { PACKAGE_PATH, formatSite, nearestFrame, resolveStack, userFrame } from '../core/callsite';
 import { classify } from '../core/classify';
 import { agentInstanceMethods } from '../flags';
+import { isEndguardWrapper } from '../patch/wrap';
 import type { SiteOrigins } from '../core/verdict';
 import { callExpressionAt, sourceLine, sourceLines } from './source';
 
@@ -114,16 +115,17 @@ function side(
 
 /**
  * The app swapped the method on the instance (`res.write = function (chunk) { count(chunk);
- * return write.call(this, chunk) }`): its wrapper is the direct caller, the same frame for
- * every call, and the site is the app's call of it. The own method's name when it has one
- * ('' for a function expression assigned to a property); null when the method is not the
- * instance's own (Node's and the libraries' swaps are told apart by the frame, below).
+ * return write.call(this, chunk) }`) or overrode it in its subclass (`write(chunk) { return
+ * super.write(trim(chunk)) }`): its wrapper is the direct caller, the same frame for every
+ * call, and the site is the app's call of it. The method's name when it has one ('' for a
+ * function expression assigned to a property); null when the method is endguard's wrapper
+ * itself (Node's and the libraries' own overrides are told apart by the frame, below).
  */
 function ownMethodName(target: object, method: string | null): string | null {
   try {
-    if (method === null || !Object.prototype.hasOwnProperty.call(target, method)) return null;
+    if (method === null) return null;
     const own = (target as Record<string, unknown>)[method];
-    return typeof own === 'function' && !agentInstanceMethods.has(own) ? own.name : null;
+    return typeof own === 'function' && !agentInstanceMethods.has(own) && !isEndguardWrapper(own) ? own.name : null;
   } catch {
     return null;
   }

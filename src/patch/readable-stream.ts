@@ -5,7 +5,7 @@ import { addStreamImplementation } from './implementations';
 import { NODE_DROPS } from './late';
 import { makeForeignDestroy, makeForeignEnd, makeForeignWrite, shapesOf, writableGuardVocabulary, type Family } from './foreign-writable';
 import { makePipe, makePipeline, makeUnpipe } from './pipe';
-import { wrapExported, wrapMethod } from './wrap';
+import { shareWrapper, wrapExported, wrapMethod } from './wrap';
 
 // The `readable-stream` package: Node's streams as a library, one copy per major a dependency
 // pins (winston 3 and winston-transport bring their own 3.x). Each copy has its own
@@ -99,18 +99,28 @@ function majorOf(basedir: string): 2 | 3 | 4 | null {
 
 type Ctor = { prototype?: object };
 
-function patchWritablePrototype(proto: object | undefined, family: Family, label: string, destroy: boolean): void {
+/** Each copy's prototypes whose destroy() is patched: 2.x and 3.x give Readable and Writable one function, which keeps one wrapper. */
+const destroyPatched = new Map<string, object[]>();
+
+function patchDestroy(proto: object | undefined, family: Family, label: string, basedir: string): void {
+  if (proto === undefined) return;
+  const others = destroyPatched.get(basedir) ?? [];
+  if (!others.some((other) => shareWrapper(proto, 'destroy', other, 'destroy'))) wrapMethod(proto, 'destroy', label, makeForeignDestroy(family));
+  destroyPatched.set(basedir, [...others, proto]);
+}
+
+function patchWritablePrototype(proto: object | undefined, family: Family, label: string, destroy: boolean, basedir: string): void {
   const shapes = shapesOf(family);
   wrapMethod(proto, 'write', label, makeForeignWrite(family, shapes));
   wrapMethod(proto, 'end', label, makeForeignEnd(family, shapes));
-  if (destroy) wrapMethod(proto, 'destroy', label, makeForeignDestroy(family));
+  if (destroy) patchDestroy(proto, family, label, basedir);
 }
 
-function patchReadablePrototype(proto: object | undefined, family: Family, label: string): void {
+function patchReadablePrototype(proto: object | undefined, family: Family, label: string, basedir: string): void {
   wrapMethod(proto, 'pipe', label, makePipe);
   wrapMethod(proto, 'unpipe', label, makeUnpipe);
   // Duplex inherits it (4.x) or shares it with Writable (2.x, 3.x); pure Readables have no writable state
-  wrapMethod(proto, 'destroy', label, makeForeignDestroy(family));
+  patchDestroy(proto, family, label, basedir);
 }
 
 const V4_FILES: Record<string, 'writable' | 'duplex' | 'readable' | 'pipeline'> = {
@@ -140,15 +150,15 @@ export function patchReadableStream(file: string, exports: unknown, basedir: str
   const ctor = exports as Ctor;
   switch (role) {
     case 'writable':
-      patchWritablePrototype(ctor.prototype, family, `${label} Writable`, true);
+      patchWritablePrototype(ctor.prototype, family, `${label} Writable`, true, basedir);
       return undefined;
     case 'duplex':
       // own copies of Writable's write/end (copied when this file ran: already our wrappers
       // when writable.js was patched first, and then left as they are)
-      patchWritablePrototype(ctor.prototype, family, `${label} Duplex`, Object.prototype.hasOwnProperty.call(ctor.prototype ?? {}, 'destroy'));
+      patchWritablePrototype(ctor.prototype, family, `${label} Duplex`, Object.prototype.hasOwnProperty.call(ctor.prototype ?? {}, 'destroy'), basedir);
       return undefined;
     case 'readable':
-      patchReadablePrototype(ctor.prototype, family, `${label} Readable`);
+      patchReadablePrototype(ctor.prototype, family, `${label} Readable`, basedir);
       return undefined;
     case 'pipeline':
       // 3.x's pipeline.js exports the function itself: the wrapper replaces it

@@ -22,6 +22,11 @@ const wrapped: Wrapped[] = [];
 
 shimmer({ logger: (msg: string) => warnInternal('shimmer', msg) });
 
+/** One of endguard's wrappers (wrapMethod, shareWrapper). */
+export function isEndguardWrapper(fn: unknown): boolean {
+  return typeof fn === 'function' && Object.prototype.hasOwnProperty.call(fn, kWrapper);
+}
+
 /** The agent failed inside a hook: it becomes a pass-through, and one warning is printed. */
 export function failed(hook: Hook, error: unknown): void {
   hook.disabled = true;

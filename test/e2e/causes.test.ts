@@ -16,6 +16,8 @@ interface Case {
   exit?: number;
   code?: string | null;
   endMethod?: string;
+  /** Further reports of the same end, each with its own late site (in order). */
+  also?: { lateSite: [string, string] }[];
 }
 
 const cases: Case[] = [
@@ -254,6 +256,18 @@ const cases: Case[] = [
     late: ['late', 'res.write'],
     client: { status: 200, body: 'first' },
   },
+  ...(['node:stream', 'readable-stream'] as const).map((pkg) => ({
+    fixture: 'subclass-override.js',
+    args: [pkg],
+    kind: 'write-after-end',
+    type: 'Logger',
+    method: 'write',
+    cause: 'late-callback',
+    end: ['end', 'log.end'] as [string, string],
+    late: ['late-a', 'log.write'] as [string, string],
+    hint: /^a callback wrote after log\.end\(\.\.\.\): check log\.writableEnded before log\.write/,
+    also: [{ lateSite: ['late-b', 'log.write'] as [string, string] }],
+  })),
   {
     fixture: 'interval-ticks.js',
     kind: 'write-after-end',
@@ -416,8 +430,11 @@ function check(c: Case, preload: Preload) {
   return async () => {
     const run = await runFixture(c.fixture, preload, { args: c.args });
     const reports = run.reports;
-    expect(reports, run.stderr).toHaveLength(1);
+    expect(reports, run.stderr).toHaveLength(1 + (c.also?.length ?? 0));
     const r = reports[0]!;
+    (c.also ?? []).forEach((more, i) => {
+      expect(reports[i + 1]).toMatchObject({ kind: c.kind, cause: c.cause, endSite: r.endSite, lateSite: markedSite(c.fixture, ...more.lateSite) });
+    });
     expect(r.endguard).toBe(1);
     expect(r.kind).toBe(c.kind);
     expect(r.type).toBe(c.type);
