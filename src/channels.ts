@@ -65,4 +65,25 @@ function fenceSubscribers(channel: dc.Channel): void {
     },
   });
 }
+/**
+ * Subscribers that were there before endguard loaded (a preload ahead of it, NODE_OPTIONS
+ * ahead of the CLI's): re-subscribed behind their fence, in their order. Node 20–26 keep them
+ * in the channel's `_subscribers`.
+ */
+function fenceExisting(channel: dc.Channel): void {
+  const existing = (channel as unknown as { _subscribers?: unknown })._subscribers;
+  if (!Array.isArray(existing) || existing.length === 0) return;
+  const methods = Object.getPrototypeOf(channel) as ChannelMethods;
+  for (const fn of [...existing] as unknown[]) {
+    if (typeof fn !== 'function' || fences.has(fn as Subscriber)) continue;
+    methods.unsubscribe.call(channel, fn as Subscriber);
+    (Object.getPrototypeOf(channel) as ChannelMethods).subscribe.call(channel, fenced(fn as Subscriber));
+  }
+}
+
 fenceSubscribers(channels.violation);
+try {
+  fenceExisting(channels.violation);
+} catch {
+  // a Node whose channels keep their subscribers elsewhere: those are left unfenced
+}

@@ -41,6 +41,17 @@ describe('fault injection (observe mode: same behaviour with and without the age
     expect(withAgent.reports.length).toBeGreaterThan(0);
   });
 
+  it('a throwing subscriber preloaded before the agent (there before endguard fenced the channel) does not crash the host', async () => {
+    const nodeArgs = ['--require', path.join(__dirname, '..', 'fixtures', FAULTS, 'subscriber-preload.js')];
+    const [without, withAgent] = await Promise.all([
+      runFixture(fixture('late-writes'), 'none', { nodeArgs }),
+      runFixture(fixture('late-writes'), 'require', { nodeArgs }),
+    ]);
+    expect(withAgent.stderr).toMatch(/subscriber calls: [1-9]/);
+    expectSame(without, withAgent);
+    expect(withAgent.stderr).toContain('endguard: a subscriber of endguard:violation threw (subscriber exploded)');
+  });
+
   it('a log sink that throws (process.stderr.write replaced) changes nothing', async () => {
     const { without, withAgent } = await both('throwing-stderr');
     expectSame(without, withAgent);
