@@ -12,7 +12,7 @@ import { collectReports, type Collected } from './cli/collect';
 import { childEnvironment } from './cli/environment';
 import { formatJunit } from './cli/junit';
 import { displayPath, testFileOf } from './cli/origin';
-import { checkLine, countedOnly, distinctViolations, formatSummary, type Violation } from './cli/summary';
+import { checkLine, countedLines, countedOnly, distinctViolations, formatSummary, type Violation } from './cli/summary';
 import { writeFileAtomic } from './cli/write-atomic';
 
 /** The preload every child gets (`--require`: one CJS file serves CommonJS and ESM apps alike). */
@@ -76,7 +76,7 @@ async function run(options: CliOptions, cwd: string): Promise<number> {
     let exitCode = result.exitCode;
     const outputs: [string | null, () => string][] = [
       [jsonFile, () => jsonLines(collected, violations)],
-      [junitFile, () => formatJunit({ violations, cwd, seconds: (Date.now() - started) / 1000, timestamp: new Date(started) })],
+      [junitFile, () => formatJunit({ violations, counted: countedLines(collected.processes, cwd), cwd, seconds: (Date.now() - started) / 1000, timestamp: new Date(started) })],
     ];
     for (const [file, content] of outputs) {
       if (file === null) continue;

@@ -3,6 +3,12 @@ import { constants } from 'node:os';
 
 /** Signals a user or CI sends to stop a run: passed on to the command, which decides when it ends. */
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP'];
+/**
+ * The ones a terminal sends to its whole foreground process group (Ctrl-C, a hang-up), the
+ * command included: passed on again, they would reach it twice, and a runner whose second
+ * Ctrl-C forces an exit would take that path.
+ */
+const FROM_TERMINAL: ReadonlySet<NodeJS.Signals> = new Set(['SIGINT', 'SIGHUP']);
 
 export interface CommandResult {
   /** The exit code as a shell reports it: the command's own, 128+n when signal n killed it. */
@@ -14,13 +20,16 @@ export interface CommandResult {
 
 /**
  * Runs the command with the terminal's stdio as it is (stdin, stdout, stderr inherited, no
- * shell), forwards SIGINT/SIGTERM/SIGHUP to it while it runs and waits for it to exit.
+ * shell), forwards SIGINT/SIGTERM/SIGHUP to it while it runs (SIGINT and SIGHUP not from a
+ * terminal, which sends them to the command itself) and waits for it to exit.
  */
 export function runCommand(command: readonly string[], env: NodeJS.ProcessEnv): Promise<CommandResult> {
   const [file, ...args] = command as [string, ...string[]];
   return new Promise((resolve) => {
     const child = spawn(file, args, { stdio: 'inherit', env });
+    const interactive = process.stdin.isTTY === true;
     const forward = (signal: NodeJS.Signals) => {
+      if (interactive && FROM_TERMINAL.has(signal)) return;
       try {
         child.kill(signal);
       } catch {

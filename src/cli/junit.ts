@@ -21,6 +21,8 @@ function attr(value: string | number): string {
 
 export interface JunitInput {
   violations: Violation[];
+  /** One line per process whose violations past its report budget were only counted (summary.ts countedLines): each a failing case. */
+  counted: string[];
   cwd: string;
   /** The run's wall time, seconds. */
   seconds: number;
@@ -47,10 +49,16 @@ function testcase(v: Violation, cwd: string): string {
   return `${open}\n      <failure message="${attr(message)}" type="${attr(report.code ?? report.kind)}">${text(body)}</failure>\n    </testcase>`;
 }
 
-export function formatJunit({ violations, cwd, seconds, timestamp }: JunitInput): string {
-  const failures = violations.filter((v) => v.allowedBy === null).length;
-  const skipped = violations.length - failures;
-  const cases = violations.map((v) => testcase(v, cwd));
+/** Violations only counted, without sites: no allow list entry covers them, so they fail as the gate does. */
+function countedCase(line: string): string {
+  const message = line.replace(/^endguard: /, '');
+  return `    <testcase classname="endguard.counted" name="${attr(message)}" time="0">\n      <failure message="${attr(message)}" type="counted">${text(message)}</failure>\n    </testcase>`;
+}
+
+export function formatJunit({ violations, counted, cwd, seconds, timestamp }: JunitInput): string {
+  const failures = violations.filter((v) => v.allowedBy === null).length + counted.length;
+  const skipped = violations.filter((v) => v.allowedBy !== null).length;
+  const cases = [...violations.map((v) => testcase(v, cwd)), ...counted.map(countedCase)];
   if (cases.length === 0) cases.push('    <testcase classname="endguard" name="no late writes" time="0"/>');
   const counts = `tests="${cases.length}" failures="${failures}" errors="0" skipped="${skipped}" time="${seconds.toFixed(3)}"`;
   return [

@@ -50,7 +50,8 @@ function times(n: number): string {
   return n === 1 ? 'once' : `${n} times`;
 }
 
-function countedLines(processes: WatchedProcess[], cwd: string): string[] {
+/** One line per process that only counted violations past its report budget (also JUnit's failing case for them). */
+export function countedLines(processes: WatchedProcess[], cwd: string): string[] {
   const lines: string[] = [];
   for (const proc of processes) {
     const kinds = Object.entries(proc.counted) as [ViolationKind, number][];

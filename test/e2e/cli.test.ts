@@ -172,6 +172,31 @@ describe('endguard -- node app.js', () => {
     expect(summaryOf(run)).toMatch(/^endguard: 1 distinct violation \(1 report\)/);
   });
 
+  // a pseudo-terminal from util-linux's script(1): Ctrl-C typed into it reaches the whole foreground group
+  const SCRIPT = ['/usr/bin/script', '/bin/script'].find((f) => existsSync(f));
+  it.skipIf(SCRIPT === undefined)('Ctrl-C in a terminal reaches the command once, from the terminal: the CLI does not send it again', async () => {
+    const file = path.join(DIR, 'two-ctrl-c.js');
+    const env: Record<string, string> = {};
+    for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('ENDGUARD_') && k !== 'NODE_OPTIONS' && !(k in OUTER_VITEST)) env[k] = v;
+    const command = [NODE, CLI, '--quiet', '--', NODE, file].map((a) => `'${a}'`).join(' ');
+    const child = spawn(SCRIPT!, ['-qec', command, '/dev/null'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    let out = '';
+    const exited = new Promise<number | null>((resolve) => child.on('close', (code) => resolve(code)));
+    await new Promise<void>((resolve) =>
+      child.stdout.on('data', (c) => {
+        out += c;
+        if (out.includes('"ready":true')) resolve();
+      }),
+    );
+    child.stdin.write('\x03');
+    const code = await exited;
+    clearTimeout(timer);
+    expect(out).toContain('{"sigint":1}');
+    expect(out).not.toContain('{"sigint":2}');
+    expect(code, out).toBe(0);
+  });
+
   for (const [title, args, expected] of [
     ['no handler: the child dies by SIGTERM, the CLI exits 143', [], { code: 143, stopped: false, reports: 1 }],
     ["the app's own SIGTERM handler: the CLI waits for it (a report written after the signal) and keeps its exit code", ['--handle'], { code: 3, stopped: true, reports: 2 }],
@@ -310,11 +335,16 @@ describe('--check and --allow', () => {
     const allow = path.join(dir, 'allow');
     const relFlood = path.relative(dir, file);
     writeFileSync(allow, `missing-return ${relFlood}:${lineOf(site(file, 'end', 'out.end'))} -> ${relFlood}:${lineOf(site(file, 'late', 'out.write'))}\n`);
-    const run = await cli(['--check', '--quiet', '--allow', allow, '--', NODE, file, '1000']);
+    const junit = path.join(dir, 'endguard.xml');
+    const run = await cli(['--check', '--quiet', '--allow', allow, '--junit', junit, '--', NODE, file, '1000']);
     expect(run.code).toBe(1);
     expect(last(run)).toMatch(
       /^endguard --check: failed, \d+ violations past the report budget, only counted, without sites to check against the allow list \(1 allowed\); exit 1 although the command passed$/,
     );
+    // the JUnit file fails as the gate does: the counted violations are a failing case of their own
+    const xml = readFileSync(junit, 'utf8');
+    expect(xml).toMatch(/<testsuites name="endguard" tests="2" failures="1" errors="0" skipped="1"/);
+    expect(xml).toMatch(/<testcase classname="endguard\.counted" name="\d+ more violations \(\d+ write-after-end\) past the report budget of 100\/s were only counted, without sites, in node [^"]*flood\.js \(pid \d+\)" time="0">\n {6}<failure /);
     // under the budget every violation has its sites: the same entry passes the gate
     const small = await cli(['--check', '--quiet', '--allow', allow, '--', NODE, file, '20']);
     expect(small.code).toBe(0);
