@@ -36,12 +36,19 @@ export interface AllowEntry {
 
 export type AllowList = AllowEntry[];
 
+/** Code without a file (`[eval]`, `[worker eval]`) or Node's own (`node:...`): a name, not a path relative to anything. */
+function notAPath(file: string): boolean {
+  return /^\[.*\]$/.test(file) || file.startsWith('node:');
+}
+
+const resolved = (file: string, base: string): string => (notAPath(file) ? file : path.resolve(base, file));
+
 function sitePattern(text: string, base: string): SitePattern | string {
   if (text === '*') return { kind: 'any' };
   if (text === '-') return { kind: 'none' };
   const match = /^(.+?)(?::(\d+))?(?::\d+)?$/.exec(text);
   if (match === null || match[1] === undefined) return `not a site: ${JSON.stringify(text)}`;
-  return { kind: 'file', file: path.resolve(base, match[1]), line: match[2] === undefined ? null : Number(match[2]) };
+  return { kind: 'file', file: resolved(match[1], base), line: match[2] === undefined ? null : Number(match[2]) };
 }
 
 /** Parses the allow list's text (`name` and `base`, its directory, for messages and relative paths). Throws with the line on a bad entry. */
@@ -72,7 +79,7 @@ function siteMatches(pattern: SitePattern, site: string | null): boolean {
   if (pattern.kind === 'none') return false;
   const parsed = parseSite(site);
   if (parsed === null) return false;
-  return path.resolve(parsed.file) === pattern.file && (pattern.line === null || pattern.line === parsed.line);
+  return resolved(parsed.file, process.cwd()) === pattern.file && (pattern.line === null || pattern.line === parsed.line);
 }
 
 /** The first entry that accepts the report, if any. */
@@ -86,7 +93,7 @@ function siteText(site: string | null, base: string): string {
   if (site === null) return '-';
   const parsed = parseSite(site);
   if (parsed === null) return site;
-  const relative = path.relative(base, parsed.file);
+  const relative = notAPath(parsed.file) ? '' : path.relative(base, parsed.file);
   return `${relative === '' || path.isAbsolute(relative) ? parsed.file : relative}:${parsed.line}`;
 }
 

@@ -32,8 +32,16 @@ function testFrame(stack: string | null): string | undefined {
   return undefined;
 }
 
+/**
+ * What `node --test` runs by default besides *.test.*: test-*.js, *-test.js, *_test.js,
+ * test.js, and any file under a test/ directory (each file in its own process).
+ */
+const NODE_TEST_FILE = /(^|[\\/])test[\\/]|(^|[\\/])(test-[^\\/]*|[^\\/]*[-_]test|test)\.[cm]?[jt]s$/;
+
 function scriptTestFile(proc: WatchedProcess): string | undefined {
-  for (const script of [proc.script, proc.mainThread?.script]) if (typeof script === 'string' && isTestFile(script)) return script;
+  for (const script of [proc.script, proc.mainThread?.script]) {
+    if (typeof script === 'string' && (isTestFile(script) || (NODE_TEST_FILE.test(script) && !NODE_MODULES.test(script)))) return script;
+  }
   return undefined;
 }
 

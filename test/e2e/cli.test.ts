@@ -328,6 +328,21 @@ describe('--check and --allow', () => {
     expect(passed.stderr.trimEnd().split('\n').pop()).toBe('endguard --check: passed, every violation is in the allow list (2 allowed)');
   });
 
+  it('--allow: the suggested line for `node -e` code ([eval]) matches from an allow file in another directory', async () => {
+    const dir = mkdtempSync(path.join(tmp, 'allow-eval-'));
+    const sub = path.join(dir, 'sub');
+    mkdirSync(sub);
+    const code = "const s = new (require('stream').PassThrough)(); s.on('error', () => {}); s.end(); s.write('x');";
+    const first = await cli(['--check', '--quiet', '--', NODE, '-e', code], { cwd: sub });
+    expect(first.code).toBe(1);
+    const suggested = /to allow it\s+(\S.*)$/m.exec(first.stderr)?.[1];
+    expect(suggested, first.stderr).toBe('missing-return [eval]:1 -> [eval]:1');
+    writeFileSync(path.join(dir, 'allow'), `${suggested}\n`);
+    const run = await cli(['--check', '--quiet', '--allow', '../allow', '--', NODE, '-e', code], { cwd: sub });
+    expect(run.stderr.trimEnd().split('\n').pop()).toBe('endguard --check: passed, every violation is in the allow list (1 allowed)');
+    expect(run.code).toBe(0);
+  });
+
   it('--allow: violations only counted past the report budget have no sites, so the allow list cannot pass them', async () => {
     const last = (run: RunResult) => run.stderr.trimEnd().split('\n').pop();
     const file = path.join(DIR, 'flood.js');
@@ -507,15 +522,14 @@ describe('endguard -- npm test (fixture projects on the repository node_modules)
     const run = await cli(['--quiet', '--json', json, '--', 'npm', 'test'], { cwd: NODE_TEST_PROJECT, timeoutMs: 60_000 });
     expect(run.code, run.stderr).toBe(0);
     const reports = jsonLines(json);
-    expect(reports.map((r) => [r.endSite, r.lateSite])).toEqual([
-      [site(lib, 'end', 'out.end'), site(lib, 'late', 'out.write')],
-      [site(lib, 'end', 'out.end'), site(lib, 'late', 'out.write')],
-    ]);
-    expect(new Set(reports.map((r) => r.test))).toEqual(new Set([path.join(NODE_TEST_PROJECT, 'test', 'one.test.js'), path.join(NODE_TEST_PROJECT, 'test', 'two.test.js')]));
-    expect(new Set(reports.map((r) => r.process.pid)).size).toBe(2);
+    expect(reports.map((r) => [r.endSite, r.lateSite])).toEqual(Array(3).fill([site(lib, 'end', 'out.end'), site(lib, 'late', 'out.write')]));
+    // late-test.js: a name node --test finds by default, though not *.test.js
+    const files = ['one.test.js', 'two.test.js', 'late-test.js'].map((f) => path.join(NODE_TEST_PROJECT, 'test', f));
+    expect(new Set(reports.map((r) => r.test))).toEqual(new Set(files));
+    expect(new Set(reports.map((r) => r.process.pid)).size).toBe(3);
     const summary = summaryOf(run);
-    expect(summary).toMatch(/^endguard: 1 distinct violation \(2 reports\) in 2 of \d+ Node processes\n/);
-    expect(new Set(seenIn(summary)[0])).toEqual(new Set(['test/one.test.js', 'test/two.test.js (worker thread 1)']));
+    expect(summary).toMatch(/^endguard: 1 distinct violation \(3 reports\) in 3 of \d+ Node processes\n/);
+    expect(new Set(seenIn(summary)[0])).toEqual(new Set(['test/one.test.js', 'test/two.test.js (worker thread 1)', 'test/late-test.js']));
   });
 
   it('the demo runs through the CLI: npm run demo, every cause in one summary', async () => {
