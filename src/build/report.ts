@@ -42,6 +42,8 @@ export interface LateCall {
   missedCapture: string | null;
   /** How the stream's own state says it ended, when no call was recorded (LateFacts.stateEnd). */
   stateEnd: { method: string | null; note: string } | null;
+  /** Frames an end capture keeps (ENDGUARD_STACK_DEPTH). */
+  stackDepth: number;
 }
 
 interface Side {
@@ -253,7 +255,7 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     mode: call.mode,
     capture: call.capture,
   };
-  if (report.endSite === null) report.endSiteNote = streamReset ? HTTP2_RESET_NOTE : endSiteNote(call, endCapture, clientDisconnect);
+  if (report.endSite === null) report.endSiteNote = streamReset ? HTTP2_RESET_NOTE : endSiteNote(call, endCapture, clientDisconnect, end.stack?.frames.length ?? 0);
   if (clientDisconnect && closedAt > 0) {
     report.closedAt = new Date(closedAt).toISOString();
     report.closedAgoMs = Math.max(0, Date.now() - closedAt);
@@ -277,7 +279,7 @@ function closedByHttp2Reset(frames: readonly Frame[] | undefined): boolean {
   return frames !== undefined && frames.some((f) => f.file === 'node:internal/http2/core' && (f.fn === 'closeStream' || f.fn === 'onStreamClose'));
 }
 
-function endSiteNote(call: LateCall, endCapture: Capture | null, clientDisconnect: boolean): string {
+function endSiteNote(call: LateCall, endCapture: Capture | null, clientDisconnect: boolean, endFrames: number): string {
   if (call.stateEnd !== null && (call.record === undefined || call.record.endMethod === null)) return call.stateEnd.note;
   // 1006 (RFC 6455): the connection closed with no close frame
   if (clientDisconnect && call.closeCode === 1006) return 'no code ended this stream: the connection dropped without a close frame (close code 1006)';
@@ -288,5 +290,7 @@ function endSiteNote(call: LateCall, endCapture: Capture | null, clientDisconnec
   if (call.record === undefined || call.record.endMethod === null) {
     return 'the stream was ended or destroyed where endguard could not see it (before endguard loaded, or by Node itself)';
   }
+  // the capture stopped at its depth: the app's frame may be below it
+  if (endFrames >= call.stackDepth) return `no frame of your code in the ${endFrames} frames captured (ENDGUARD_STACK_DEPTH=${call.stackDepth}): raise it to see deeper`;
   return 'the ending call came from Node or a dependency with no frame of your code on the stack';
 }

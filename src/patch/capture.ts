@@ -81,6 +81,25 @@ function isArmed(stream: object): boolean {
 }
 
 /**
+ * While an AbortController's abort() runs: the streams its signal destroys (`{ signal }`,
+ * addAbortSignal, minipass) are destroyed five or six frames of Node's event dispatch below the
+ * app's abort() call, deeper than a default capture reaches. Those captures go as deep as a pipe's.
+ */
+let aborting = 0;
+const ABORT_DEPTH = 12;
+
+export function makeAbort(original: Function): Function {
+  return function abort(this: unknown) {
+    aborting++;
+    try {
+      return original.apply(this, arguments);
+    } finally {
+      aborting--;
+    }
+  };
+}
+
+/**
  * The site of an end/destroy/header flush/pipe, captured if the policy wants it now (null
  * otherwise). Under the budget policy the capture's own cost is measured and charged.
  */
@@ -102,7 +121,7 @@ export function captureSite(stream: object, depth: number, above: Function): Cap
   const holder: Capture = {};
   const previous = ErrorCtor.stackTraceLimit;
   try {
-    ErrorCtor.stackTraceLimit = depth;
+    ErrorCtor.stackTraceLimit = aborting === 0 ? depth : Math.max(depth, ABORT_DEPTH);
     Error.captureStackTrace(holder, above);
   } finally {
     ErrorCtor.stackTraceLimit = previous;

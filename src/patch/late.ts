@@ -169,6 +169,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
         capture: flags.config.capture,
         missedCapture: missedCaptureNote(),
         stateEnd: facts.stateEnd ?? null,
+        stackDepth: flags.config.stackDepth,
       },
       origins,
     ),

@@ -268,6 +268,17 @@ const cases: Case[] = [
     hint: /^a callback wrote after log\.end\(\.\.\.\): check log\.writableEnded before log\.write/,
     also: [{ lateSite: ['late-b', 'log.write'] as [string, string] }],
   })),
+  ...(['node:stream', 'readable-stream'] as const).map((pkg) => ({
+    fixture: 'abort-signal.js',
+    args: [pkg],
+    kind: 'write-after-destroy',
+    type: 'Writable',
+    method: 'write',
+    endMethod: 'destroy',
+    cause: 'destroyed',
+    end: ['end', 'controller.abort'] as [string, string],
+    late: ['late', 'out.write'] as [string, string],
+  })),
   {
     fixture: 'interval-ticks.js',
     kind: 'write-after-end',
