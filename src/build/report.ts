@@ -285,7 +285,7 @@ function endSiteNote(call: LateCall, endCapture: Capture | null, clientDisconnec
   if (clientDisconnect && call.closeCode === 1006) return 'no code ended this stream: the connection dropped without a close frame (close code 1006)';
   if (clientDisconnect && call.closeCode !== null) return `no code ended this stream: the peer closed the connection (close code ${call.closeCode})`;
   if (clientDisconnect && call.peerEnded) return 'no code ended this stream: the peer ended the connection (FIN), then Node ended this side';
-  if (clientDisconnect) return 'no code ended this stream: the client closed the connection';
+  if (clientDisconnect) return `no code ended this stream: the ${call.type === 'ClientRequest' ? 'server' : 'client'} closed the connection`;
   if (endCapture === null && call.missedCapture !== null) return call.missedCapture;
   if (call.record === undefined || call.record.endMethod === null) {
     return 'the stream was ended or destroyed where endguard could not see it (before endguard loaded, or by Node itself)';

@@ -72,6 +72,19 @@ export const NOT_DROPPED: LateShape = { drops: new Set(), dropped: () => undefin
 
 const STREAM: Vocabulary = { receiver: 'stream', response: false };
 const RESPONSE: Vocabulary = { receiver: 'res', response: true };
+/** An http client's request: the other side that went away is the server. */
+const CLIENT_REQUEST: Vocabulary = {
+  receiver: 'req',
+  response: false,
+  hints: {
+    'client-disconnect': (c) =>
+      `the server closed the connection before ${c.lateCall}: stop on ${c.target}.on('close', ...) (or its 'error'), or check ${c.target}.destroyed before writing`,
+  },
+};
+
+function vocabularyOf(type: string): Vocabulary {
+  return type === 'ClientRequest' ? CLIENT_REQUEST : /Response$/.test(type) ? RESPONSE : STREAM;
+}
 
 let throttle = new Throttle(10, 60_000);
 
@@ -155,7 +168,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
         method: facts.method,
         code: facts.code === undefined ? NODE_ERRORS[kind].code : facts.code,
         message: facts.message ?? NODE_ERRORS[kind].message,
-        vocabulary: facts.vocabulary ?? (/Response$/.test(type) ? RESPONSE : STREAM),
+        vocabulary: facts.vocabulary ?? vocabularyOf(type),
         lateCapture,
         lateAsyncId,
         lateRun: repeatingRun(),

@@ -1,5 +1,5 @@
 import type { ViolationKind } from '../types';
-import type { Vocabulary } from '../internal-types';
+import type { LateFacts, StreamRecord, Vocabulary } from '../internal-types';
 import { lateKind } from '../core/detect';
 import { NODE_DROPS, lateCall, type LateShape } from './late';
 import { recordOf } from './record';
@@ -40,6 +40,18 @@ const SOCKET: Vocabulary = {
       `the peer ended the connection (FIN) before ${c.lateCall}: stop writing on ${c.target}.on('end', ...), or check ${c.target}.writable before writing`,
   },
 };
+
+/**
+ * A late call on a socket Node ended after the peer's FIN (its `write` is writeAfterFIN): the
+ * peer went away, as for its writes. A late end(chunk) writes through Node's own _write, not
+ * writeAfterFIN: ERR_STREAM_WRITE_AFTER_END, from the end wrapper.
+ */
+export function afterPeerFIN(socket: object, record: StreamRecord | undefined): Partial<LateFacts> {
+  if (!Object.prototype.hasOwnProperty.call(socket, 'write')) return {};
+  const write = (socket as Socket).write;
+  if (typeof write !== 'function' || write.name !== 'writeAfterFIN') return {};
+  return { peerEnded: true, vocabulary: SOCKET, closedAt: record?.endTime ?? 0 };
+}
 
 /** This destroy(error) is writeAfterFIN refusing a write: `socket.write` is that function. */
 export function isWriteAfterFIN(socket: object, error: object): Function | null {

@@ -4,7 +4,7 @@ import { FIRST_DESTROY, FIRST_END, type StreamRecord } from '../internal-types';
 import { lateKind } from '../core/detect';
 import { END, WRITE, lateCall } from './late';
 import { recordClose, recordEnd, recordOf } from './record';
-import { isWriteAfterFIN, lateWriteAfterFIN } from './socket';
+import { afterPeerFIN, isWriteAfterFIN, lateWriteAfterFIN } from './socket';
 import { failed, idle, shareWrapper, wrapMethod, type Hook } from './wrap';
 
 type WritableState = { ending?: boolean; destroyed?: boolean };
@@ -44,7 +44,8 @@ function makeEnd(original: Function, hook: Hook): Function {
     if (!withChunk && !ws.ending) return original.apply(this, arguments);
     const record = recordOf(this);
     const kind = withChunk ? lateKind(ws.ending === true, record) : 'double-end';
-    return lateCall(hook, { kind, target: this, method: 'end', record, ...disconnected(kind, record) }, END, this, original, arguments, end);
+    const facts = { kind, target: this, method: 'end', record, ...disconnected(kind, record), ...afterPeerFIN(this, record) };
+    return lateCall(hook, facts, END, this, original, arguments, end);
   };
 }
 

@@ -27,6 +27,22 @@ describe('net.Socket: writes after the peer\'s FIN go through Node\'s per-instan
     expect(typeof run.reports[0]!.closedAt).toBe('string');
   });
 
+  it('peer ended first, a late end(chunk): client-disconnect too, with Node\'s own code for it', async () => {
+    const [bare, run] = await Promise.all([runFixture(file, 'none', { args: ['peer-end'] }), runFixture(file, 'require', { args: ['peer-end'] })]);
+    expect(run.out).toEqual(bare.out);
+    expect(run.reports).toHaveLength(1);
+    expect(run.reports[0]).toMatchObject({
+      kind: 'write-after-end',
+      type: 'Socket',
+      code: 'ERR_STREAM_WRITE_AFTER_END',
+      method: 'end',
+      endSite: null,
+      lateSite: markedSite(file, 'late-end', 'socket.end'),
+      cause: 'client-disconnect',
+      endSiteNote: 'no code ended this stream: the peer ended the connection (FIN), then Node ended this side',
+    });
+  });
+
   it('the app ended first (socket.end), then the peer: the app\'s end() is the end site', async () => {
     const [bare, run] = await Promise.all([runFixture(file, 'none', { args: ['app'] }), runFixture(file, 'import', { args: ['app'] })]);
     expect(run.out).toEqual(bare.out);
@@ -177,4 +193,23 @@ describe('clean apps under load: winston, readable-stream 2/3/4, minipass, ws 7/
       expect(run.code).toBe(0);
     }, 90_000);
   }
+});
+
+describe('http.ClientRequest', () => {
+  it('the server reset the connection, a late req.write(): client-disconnect, and the note and hint name the server as the side that went away', async () => {
+    const file = 'client-request-reset.js';
+    const [bare, run] = await Promise.all([runFixture(file, 'none'), runFixture(file, 'require')]);
+    expect(run.out).toEqual(bare.out);
+    expect(run.reports, run.stderr).toHaveLength(1);
+    expect(run.reports[0]).toMatchObject({
+      kind: 'write-after-destroy',
+      type: 'ClientRequest',
+      method: 'write',
+      endSite: null,
+      lateSite: markedSite(file, 'late', 'req.write'),
+      cause: 'client-disconnect',
+      endSiteNote: 'no code ended this stream: the server closed the connection',
+    });
+    expect(run.reports[0]!.hint).toMatch(/^the server closed the connection before req\.write\(\.\.\.\)/);
+  });
 });
