@@ -16,4 +16,5 @@ export * from './core/stream-type';
 export * from './stderr';
 export * from './channels';
 export * from './patch/capture';
+export * from './patch/abort';
 export * from './core/capture-stack';

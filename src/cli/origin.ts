@@ -33,10 +33,11 @@ function testFrame(stack: string | null): string | undefined {
 }
 
 /**
- * What `node --test` runs by default besides *.test.*: test-*.js, *-test.js, *_test.js,
- * test.js, and any file under a test/ directory (each file in its own process).
+ * The names `node --test` runs by default besides *.test.*: test-*.js, *-test.js, *_test.js,
+ * test.js (each file in its own process). Not every file under a test/ directory, which it
+ * runs too: a fixture or a helper server started there is not a test.
  */
-const NODE_TEST_FILE = /(^|[\\/])test[\\/]|(^|[\\/])(test-[^\\/]*|[^\\/]*[-_]test|test)\.[cm]?[jt]s$/;
+const NODE_TEST_FILE = /(^|[\\/])(test-[^\\/]*|[^\\/]*[-_]test|test)\.[cm]?[jt]s$/;
 
 function scriptTestFile(proc: WatchedProcess): string | undefined {
   for (const script of [proc.script, proc.mainThread?.script]) {

@@ -81,22 +81,21 @@ function isArmed(stream: object): boolean {
 }
 
 /**
- * While an AbortController's abort() runs: the streams its signal destroys (`{ signal }`,
+ * While an AbortController's abort() runs (abort.ts): the streams its signal destroys (`{ signal }`,
  * addAbortSignal, minipass) are destroyed five or six frames of Node's event dispatch below the
  * app's abort() call, deeper than a default capture reaches. Those captures go as deep as a pipe's.
  */
 let aborting = 0;
 const ABORT_DEPTH = 12;
 
-export function makeAbort(original: Function): Function {
-  return function abort(this: unknown) {
-    aborting++;
-    try {
-      return original.apply(this, arguments);
-    } finally {
-      aborting--;
-    }
-  };
+/** Runs an abort() with ends captured deep enough to reach its caller. */
+export function whileAborting(run: () => unknown): unknown {
+  aborting++;
+  try {
+    return run();
+  } finally {
+    aborting--;
+  }
 }
 
 /**

@@ -6,8 +6,8 @@ import { installPackagePatches, uninstallPackagePatches } from './modules';
 import { PACKAGE_PATCHES } from './packages';
 import { patchWritable } from './writable';
 import { patchPipe } from './pipe';
-import { unwrapAll, wrapMethod } from './wrap';
-import { makeAbort } from './capture';
+import { unwrapAll } from './wrap';
+import { patchAbort } from './abort';
 import { installWebStreams, patchBridges, uninstallWebStreams } from './web/load';
 import { unwatchRequires, watchRequires } from './require-watch';
 
@@ -108,7 +108,7 @@ const streamPatch = patchOnce(
     patchWritable();
     patchPipe();
     patchBridges();
-    if (typeof AbortController === 'function') wrapMethod(AbortController.prototype, 'abort', 'AbortController', makeAbort);
+    patchAbort();
   },
   () => dc.unsubscribe(FIRST_IMPORT, onFirstModule),
 );

@@ -1,6 +1,6 @@
 import type { LateFacts, Vocabulary } from '../internal-types';
 import { capturing } from './capture';
-import { NOT_DROPPED, lateCall } from './late';
+import { NOT_DROPPED, lateCall, type LateShape } from './late';
 import { claimHandoff, dropHandoff, recordHandoff, recordOf } from './record';
 import { Running, idle, wrapAccessor, wrapMethod, type Hook } from './wrap';
 
@@ -31,22 +31,19 @@ const CONTEXT: Vocabulary = {
   frameworkEnd: "Koa's response",
   hints: {
     'late-callback': (c) =>
-      `${c.lateCall} ran after the response was sent (${c.endCall}; Koa answers once the middleware chain resolves), and Koa ignores it: await this work, and \`await next()\` in every middleware above it, or check ${guard(c.method)} first`,
+      `${c.lateCall} ran after the response was sent (${c.endCall}; Koa answers once the middleware chain resolves), and Koa ignores it: await this work, and \`await next()\` in every middleware above it, or check ctx.headerSent first`,
     'late-subscriber': (c) =>
-      `a listener ran ${c.lateCall} after the response was sent (${c.endCall}), and Koa ignores it: remove the listener when the response ends (ctx.res.on('close', ...)), or check ${guard(c.method)} first`,
+      `a listener ran ${c.lateCall} after the response was sent (${c.endCall}), and Koa ignores it: remove the listener when the response ends (ctx.res.on('close', ...)), or check ctx.headerSent first`,
     'client-disconnect': (c) => `the client disconnected before ${c.lateCall}: check ctx.writable, or stop the work on ctx.req.on('close', ...)`,
     destroyed: (c) => `ctx.res was destroyed before ${c.lateCall}: check ctx.writable first`,
-    'missing-return': (c) => `return after ${c.endCall}: Koa ignores ${c.lateCall} after it (check ${guard(c.method)})`,
-    'double-send': (c) => `Koa ignores ${c.lateCall} after ${c.endCall}: respond once (check ${guard(c.method)})`,
+    'missing-return': (c) => `return after ${c.endCall}: Koa ignores ${c.lateCall} after it (check ctx.headerSent)`,
+    'double-send': (c) => `Koa ignores ${c.lateCall} after ${c.endCall}: respond once (check ctx.headerSent)`,
     'headers-already-sent': (c) => `${c.flusher} already sent the headers, so Koa ignores ${c.lateCall}: set it before, or check ctx.headerSent`,
     'missing-return-unknown-end': (c) =>
-      `Koa had already responded to this request: await the work behind ${c.lateCall} (and \`await next()\` in every middleware), or check ${guard(c.method)}`,
+      `Koa had already responded to this request: await the work behind ${c.lateCall} (and \`await next()\` in every middleware), or check ctx.headerSent`,
   },
 };
 
-function guard(method: string): string {
-  return method === 'body' ? 'ctx.writable' : 'ctx.headerSent';
-}
 
 const MESSAGES: Record<string, string> = {
   body: 'ctx.body was set after Koa had responded: Koa ignores it',
@@ -77,12 +74,28 @@ function rawOf(response: KoaResponse): object | null {
 // the http response wrappers load with http; a Koa app that never errs needs none of it at startup
 let responseFacts: typeof import('./response').responseFacts | undefined;
 
-function late(hook: Hook, response: KoaResponse, res: object, method: string, headers: boolean, call: Function, args: IArguments, above: Function): unknown {
+/**
+ * A late `ctx.body =`: Koa ignores it (Koa 3's setter also destroys the stream body it replaces,
+ * one respond() may still be piping): enforce drops it.
+ */
+const BODY: LateShape = { drops: new Set(['write-after-end', 'write-after-destroy']), dropped: () => undefined };
+
+function late(
+  hook: Hook,
+  response: KoaResponse,
+  res: object,
+  method: string,
+  headers: boolean,
+  call: Function,
+  args: IArguments,
+  above: Function,
+  answered = false,
+): unknown {
   responseFacts ??= (require('./response') as typeof import('./response')).responseFacts;
   const r = res as NonNullable<KoaResponse['res']>;
   const ctx = response.ctx;
   const facts: LateFacts = {
-    ...responseFacts(res, r.writableEnded === true, r.destroyed === true, method, headers),
+    ...responseFacts(res, r.writableEnded === true || answered, r.destroyed === true, method, headers),
     target: typeof ctx === 'object' && ctx !== null ? ctx : response,
     stream: res,
     type: 'Context',
@@ -91,11 +104,21 @@ function late(hook: Hook, response: KoaResponse, res: object, method: string, he
     call: SETTERS.has(method) ? `set ctx.${method}` : `ctx.${method}()`,
     vocabulary: CONTEXT,
   };
-  // Koa drops these late calls itself, silently: enforce keeps that, observe and enforce report
-  return lateCall(hook, facts, NOT_DROPPED, response, call, args, above);
+  // Koa drops the late header calls itself, silently: enforce keeps that, observe and enforce report
+  return lateCall(hook, facts, method === 'body' ? BODY : NOT_DROPPED, response, call, args, above);
 }
 
-/** `set body`: late once the response has ended or the connection is gone (Koa's ctx.writable); otherwise the hand-off. */
+/** The middleware chain resolved and Koa took the hand-off (chainResolved): respond() has run, or runs now. */
+function answeredWithHandoff(res: object): boolean {
+  const record = recordOf(res);
+  return record !== undefined && record.handoffCapture !== null && !record.handoffPending;
+}
+
+/**
+ * `set body`: late once the response has ended or the connection is gone (Koa's ctx.writable),
+ * or once Koa answered with the body it was handed (the headers are out: a stream body it is
+ * still piping); otherwise the hand-off.
+ */
 function makeBody(original: Function, hook: Hook): Function {
   const call = activeCall(original);
   return function body(this: KoaResponse, value: unknown) {
@@ -103,6 +126,8 @@ function makeBody(original: Function, hook: Hook): Function {
     if (res === null) return original.apply(this, arguments);
     const r = res as NonNullable<KoaResponse['res']>;
     if (r.writableEnded === true || r.destroyed === true) return late(hook, this, res, 'body', false, call, arguments, body);
+    // Koa's respond() ran with the body handed to it (a stream it is still piping): this one is never sent
+    if (r.headersSent === true && answeredWithHandoff(res)) return late(hook, this, res, 'body', false, call, arguments, body, true);
     // the last body set wins; Koa's own `body = null` (204/304) keeps the user's; ctx.respond = false: the app answers itself
     if ((value != null || recordOf(res)?.handoffCapture == null) && this.ctx?.respond !== false) recordHandoff(hook, res, 'body', body, true, true);
     return call.apply(this, arguments);

@@ -193,7 +193,7 @@ const fastifyCases = (name: string): Case[] => [
   },
 ];
 
-const KOA_LATE = /^ctx\.body = \.\.\. ran after the response was sent \(ctx\.body = \.\.\.; Koa answers once the middleware chain resolves\), and Koa ignores it: await this work, and `await next\(\)` in every middleware above it, or check ctx\.writable first$/;
+const KOA_LATE = /^ctx\.body = \.\.\. ran after the response was sent \(ctx\.body = \.\.\.; Koa answers once the middleware chain resolves\), and Koa ignores it: await this work, and `await next\(\)` in every middleware above it, or check ctx\.headerSent first$/;
 
 const koaBody = (fixture: string, body: string, status = 200): Case => ({
   fixture,
@@ -338,6 +338,36 @@ describe('enforce', () => {
       expectReport(run, c, 'enforce');
       expect(run.out).toEqual(c.out);
       expect(run.code).toBe(0);
+    });
+  }
+});
+
+describe('Koa: ctx.body = while Koa still pipes the stream body it was handed', () => {
+  const file = 'frameworks/koa-late-body-stream.js';
+  for (const name of KOA) {
+    it(`${name}: reported though the response has not ended (Koa answered: nothing set now is sent); observe changes nothing`, async () => {
+      const [bare, run] = await Promise.all([runFixture(file, 'none', { args: [name] }), runFixture(file, 'require', { args: [name] })]);
+      expect(run.out).toEqual(bare.out);
+      // Koa 3's setter destroys the stream it replaces: the client is cut off, with or without endguard
+      expect(run.out[0]).toEqual({ client: name === 'koa' ? { status: 200, body: 'part1;', error: 'aborted' } : { status: 200, body: 'part1;part2;' } });
+      expect(run.reports[0]).toMatchObject({
+        kind: 'write-after-end',
+        type: 'Context',
+        code: null,
+        method: 'body',
+        endMethod: 'body',
+        endSite: markedSite(file, 'end', '='),
+        lateSite: markedSite(file, 'late', '='),
+        cause: 'late-callback',
+      });
+      expect(run.reports[0]!.hint).toMatch(/or check ctx\.headerSent first$/);
+    });
+
+    it(`${name}: enforce drops the late setter: the stream body reaches the client whole`, async () => {
+      const run = await runFixture(file, 'require', { args: [name], env: { ENDGUARD_MODE: 'enforce' } });
+      expect(run.out[0]).toEqual({ client: { status: 200, body: 'part1;part2;' } });
+      expect(run.reports).toHaveLength(1);
+      expect(run.reports[0]).toMatchObject({ mode: 'enforce', method: 'body', lateSite: markedSite(file, 'late', '=') });
     });
   }
 });

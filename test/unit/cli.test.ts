@@ -98,7 +98,7 @@ describe('JUnit', () => {
     const hostile = report({ hint: 'a & b < c > d "e" \'f\' ]]> \u0000\u001b[31m', lateStack: 'Error [X]: <script>\u0007' });
     const entry: CollectedReport = { t: 0, report: hostile, process: proc };
     const v: Violation = { first: entry, reports: [entry], seenIn: ['node a.js (pid 1)'], allowedBy: null };
-    const root = parseXml(formatJunit({ violations: [v], cwd: '/app', seconds: 1.5, timestamp: new Date(0) }));
+    const root = parseXml(formatJunit({ violations: [v], counted: [], cwd: '/app', seconds: 1.5, timestamp: new Date(0) }));
     const failure = root.children[0]!.children[0]!.children[0]!;
     expect(failure.attributes.message).toContain('a & b < c > d "e" \'f\' ]]> [31m');
     expect(failure.text).toContain('Error [X]: <script>');

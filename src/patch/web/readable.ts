@@ -3,6 +3,7 @@ import type * as web from 'node:stream/web';
 import { FIRST_DESTROY, FIRST_END } from '../../internal-types';
 import { recordOf } from '../record';
 import { failed, idle, wrapMethod, type Hook } from '../wrap';
+import { onAbort, patchAbort } from '../abort';
 import { afterCancelOfBridge, nodeSideFirst, recordAbort, recordCancel, recordPipe, recordWebEnd } from './ends';
 import { CLOSING, ERRORED, OPEN, UNKNOWN, canonicalWritable, controllerOf, readableStanding, webInternals, type ReadableStanding } from './internals';
 import { THROWING, lateWebCall, readableStateEnd, webKind, type WebLate } from './late';
@@ -176,23 +177,15 @@ function makePipeThrough(original: Function, hook: Hook): Function {
 }
 
 /** AbortController#abort(): the site that aborts a pipe's signal (the pipe then cancels its source). */
-function makeAbort(signalGetter: (this: object) => unknown) {
-  return (original: Function, hook: Hook): Function => {
-    const wrapper = {
-      abort(this: object) {
-        if (!idle(hook)) {
-          let signal: unknown;
-          try {
-            signal = signalGetter.call(this);
-          } catch {
-            // not an AbortController: Node's abort() raises its own error
-          }
-          if (typeof signal === 'object' && signal !== null) recordAbort(hook, signal, wrapper);
-        }
-        return original.apply(this, arguments);
-      },
-    }.abort;
-    return wrapper;
+function abortListener(signalGetter: (this: object) => unknown) {
+  return (hook: Hook, controller: object, above: Function): void => {
+    let signal: unknown;
+    try {
+      signal = signalGetter.call(controller);
+    } catch {
+      // not an AbortController: Node's abort() raises its own error
+    }
+    if (typeof signal === 'object' && signal !== null) recordAbort(hook, signal, above);
   };
 }
 
@@ -214,5 +207,6 @@ export function patchReadable(api: typeof web): void {
   wrapMethod(api.ReadableStream.prototype, 'pipeThrough', 'ReadableStream', makePipeThrough);
   // the intrinsic getter: a subclass's own `signal` getter never runs
   const signalGetter = Object.getOwnPropertyDescriptor(AbortController.prototype, 'signal')?.get;
-  if (typeof signalGetter === 'function') wrapMethod(AbortController.prototype, 'abort', 'AbortController', makeAbort(signalGetter));
+  if (typeof signalGetter === 'function') onAbort(abortListener(signalGetter));
+  patchAbort();
 }
