@@ -198,7 +198,9 @@ export function classify(input: ClassifyInput): Classification {
   const { cause, hint } = causeOf(input);
   const { vocabulary } = input;
   // a pipe's late write is made on the destination, not on the source of the pipe() call
-  const target = receiverOf(input.lateFromPipe ? (input.endCall ?? input.lateCall) : (input.lateCall ?? input.endCall), vocabulary);
+  const receiver = receiverOf(input.lateFromPipe ? (input.endCall ?? input.lateCall) : (input.lateCall ?? input.endCall), vocabulary);
+  // a Fastify reply.send(...) that reached the raw response: a Reply has no on() or destroyed, its raw response has
+  const target = receiver === 'reply' && vocabulary.receiver === 'res' ? 'reply.raw' : receiver;
   const context: HintContext = {
     target,
     method: input.method,

@@ -342,6 +342,27 @@ describe('enforce', () => {
   }
 });
 
+describe('Fastify: the client went away before the reply was sent', () => {
+  const file = 'frameworks/fastify-client-disconnect.js';
+  for (const name of FASTIFY) {
+    it(`${name}: client-disconnect on the raw response, no end method, a hint that names reply.raw (a Reply has no on() or destroyed)`, async () => {
+      const [bare, run] = await Promise.all([runFixture(file, 'none', { args: [name] }), runFixture(file, 'require', { args: [name] })]);
+      expect(run.out).toEqual(bare.out);
+      expect(run.reports, run.stderr).toHaveLength(1);
+      expect(run.reports[0]).toMatchObject({
+        kind: 'write-after-destroy',
+        type: 'ServerResponse',
+        code: 'ERR_STREAM_DESTROYED',
+        endMethod: null,
+        endSite: null,
+        lateSite: markedSite(file, 'late', 'reply.send'),
+        cause: 'client-disconnect',
+        hint: "the client disconnected before reply.send(...): stop on reply.raw.on('close', ...) or check reply.raw.destroyed before writing",
+      });
+    });
+  }
+});
+
 describe('Koa: ctx.body = while Koa still pipes the stream body it was handed', () => {
   const file = 'frameworks/koa-late-body-stream.js';
   for (const name of KOA) {
