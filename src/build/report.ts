@@ -243,8 +243,9 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     type: call.type,
     code: call.code,
     method: call.method,
-    // Node's own close of a reset HTTP/2 stream, or the client's going away, is no call of anyone's
-    endMethod: streamReset || clientDisconnect ? null : end.fromPipe ? 'pipe' : useHeader ? (record?.headerMethod ?? endMethod) : endMethod,
+    // Node's own close of a reset HTTP/2 stream is no call of anyone's, nor a client's going away
+    // with no end on record (a hand-off the late send itself recorded is not one)
+    endMethod: streamReset || (clientDisconnect && record?.endMethod == null) ? null : end.fromPipe ? 'pipe' : useHeader ? (record?.headerMethod ?? endMethod) : endMethod,
     endStack: end.fromPipe && end.pipeStack !== null ? end.pipeStack.text : (end.stack?.text ?? null),
     endSite: end.site === null ? null : formatSite(end.site),
     lateStack: late.stack?.text ?? `${lateHeader(call)}: ${call.message}`,
