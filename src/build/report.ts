@@ -280,12 +280,21 @@ function closedByHttp2Reset(frames: readonly Frame[] | undefined): boolean {
   return frames !== undefined && frames.some((f) => f.file === 'node:internal/http2/core' && (f.fn === 'closeStream' || f.fn === 'onStreamClose'));
 }
 
+function cancelledByApp(capture: Capture | null): boolean {
+  const frames = resolveStack(capture, 'Error', 'cancel() here')?.frames;
+  return frames !== undefined && frames.some((f) => f.kind === 'user');
+}
+
 function endSiteNote(call: LateCall, endCapture: Capture | null, clientDisconnect: boolean, endFrames: number): string {
   if (call.stateEnd !== null && (call.record === undefined || call.record.endMethod === null)) return call.stateEnd.note;
   // 1006 (RFC 6455): the connection closed with no close frame
   if (clientDisconnect && call.closeCode === 1006) return 'no code ended this stream: the connection dropped without a close frame (close code 1006)';
   if (clientDisconnect && call.closeCode !== null) return `no code ended this stream: the peer closed the connection (close code ${call.closeCode})`;
   if (clientDisconnect && call.peerEnded) return 'no code ended this stream: the peer ended the connection (FIN), then Node ended this side';
+  // the app's own cancel in the response's 'close' listener (a server adapter's is no code of the app's)
+  if (clientDisconnect && call.record?.endMethod === 'cancel' && cancelledByApp(endCapture)) {
+    return "the client closed the connection, and your code cancelled this stream in the response's 'close'";
+  }
   if (clientDisconnect) return `no code ended this stream: the ${call.type === 'ClientRequest' ? 'server' : 'client'} closed the connection`;
   if (endCapture === null && call.missedCapture !== null) return call.missedCapture;
   if (call.record === undefined || call.record.endMethod === null) {

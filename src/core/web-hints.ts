@@ -14,6 +14,8 @@ export interface WebEnd {
   canceller: string | null;
   /** A TransformStream's controller whose writable side was closed or aborted (by a writer). */
   endOnWritable?: boolean;
+  /** No call ended it: its own source, sink or transformer threw or rejected. */
+  erroredInside?: boolean;
 }
 
 function cancelledBy(end: WebEnd): string {
@@ -49,6 +51,10 @@ function stopAdvice(end: WebEnd, c: HintContext): string {
 
 function destroyed(end: WebEnd): (c: HintContext) => string {
   return (c) => {
+    if (end.erroredInside === true) {
+      const stop = end.side === 'writer' ? `stop when ${c.target}.closed rejects` : `check ${c.target}.desiredSize === null (errored) before enqueueing`;
+      return `the stream errored from inside (its source, sink or transformer threw or rejected) before ${c.lateCall}: handle that failure where it is thrown, and ${stop}`;
+    }
     switch (end.endMethod) {
       case 'cancel':
         return `the consumer cancelled the stream${cancelledBy(end)} before ${c.lateCall}: ${stopAdvice(end, c)}`;
@@ -83,7 +89,10 @@ export function webVocabulary(end: WebEnd): Vocabulary {
     hints: {
       'client-disconnect': (c) =>
         writer
-          ? `the HTTP client disconnected and the response closed before ${c.lateCall}: stop writing when ${c.target}.closed rejects (or on the response's 'close')`
+          ? c.target === 'writer'
+            ? `the HTTP client disconnected and the response closed before ${c.lateCall}: stop writing when ${c.target}.closed rejects (or on the response's 'close')`
+            : // a framework's stream object (Hono's streamSSE() / stream(): its closed is a boolean, set only by close())
+              `the HTTP client disconnected and the response closed before ${c.lateCall}: stop writing when it aborts (Hono's stream helpers: ${c.target}.onAbort(...), ${c.target}.aborted; a WritableStream writer: when writer.closed rejects)`
           : `the HTTP client disconnected and the server cancelled the body stream before ${c.lateCall}: ${stopAdvice(end, c)} (or check a flag set there)`,
       destroyed: destroyed(end),
       'double-end': (c) =>

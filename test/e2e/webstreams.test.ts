@@ -623,6 +623,23 @@ describe('armed capture: a client disconnect that reaches the source through a p
   }
 });
 
+describe("the app's own cancel in the response's 'close'", () => {
+  it('client-disconnect, and the note says the app cancelled it (not that no code did)', async () => {
+    const file = 'webstreams/app-cancel-on-close.js';
+    const [bare, run] = await Promise.all([runFixture(file, 'none'), runFixture(file, 'require')]);
+    expect(run.out).toEqual(bare.out);
+    expect(run.reports).toHaveLength(1);
+    expect(run.reports[0]).toMatchObject({
+      kind: 'write-after-destroy',
+      endMethod: 'cancel',
+      endSite: null,
+      lateSite: markedSite(file, 'late', 'controller.enqueue'),
+      cause: 'client-disconnect',
+      endSiteNote: "the client closed the connection, and your code cancelled this stream in the response's 'close'",
+    });
+  });
+});
+
 describe('a web stream errored from inside (its source or sink failed)', () => {
   it("the report says so, with endMethod error, instead of 'ended where endguard could not see it'", async () => {
     const file = 'webstreams/errored-inside.js';
@@ -638,7 +655,25 @@ describe('a web stream errored from inside (its source or sink failed)', () => {
     expect(run.reports[1]).toMatchObject({ kind: 'write-after-destroy', type: 'WritableStreamDefaultWriter', method: 'write', endMethod: 'error', endSite: null, lateSite: markedSite(file, 'late-write', 'writer.write'), cause: 'destroyed' });
     for (const r of run.reports) {
       expect(r.endSiteNote).toMatch(note);
-      expect(r.hint).not.toMatch(/controller\.error\(\)/);
+      expect(r.hint).not.toMatch(/controller\.error\(\)|cancel\(reason\)/);
+      expect(r.hint).toMatch(/^the stream errored from inside \(its source, sink or transformer threw or rejected\) before /);
     }
+  });
+
+  it("the app's own error() and abort() under armed capture: no end site yet, and not taken for an error from inside", async () => {
+    const file = 'webstreams/explicit-error.js';
+    const [bare, run] = await Promise.all([runFixture(file, 'none'), runFixture(file, 'require', { env: { ENDGUARD_CAPTURE: 'armed' } })]);
+    expect(run.out).toEqual(bare.out);
+    expect(run.reports).toHaveLength(2);
+    for (const r of run.reports) {
+      expect(r).toMatchObject({ kind: 'write-after-destroy', endSite: null, capture: 'armed' });
+      expect(r.endSiteNote).toMatch(/^armed capture: the end site is recorded from the next occurrence/);
+    }
+    // the same program under always: both end sites are the app's calls
+    const always = await runFixture(file, 'require');
+    expect(always.reports.map((r) => [r.endMethod, r.endSite])).toEqual([
+      ['error', markedSite(file, 'end-error', 'controller.error')],
+      ['abort', markedSite(file, 'end-abort', 'writer.abort')],
+    ]);
   });
 });

@@ -64,6 +64,9 @@ function factsOf(late: WebLate): LateFacts {
   // the armed policy captures per type: the ends of this family are kept on `holder`, which may
   // be another type than the late call's target (a writer's stream, a TransformStream's readable)
   if (flags.config.capture === 'armed' && record?.endCapture == null && !clientDisconnect) armFor(holder);
+  // errored with no end call on record; under armed capture no call was recorded at all (an
+  // explicit error() or abort() is not known from one from inside)
+  const inside = late.erroredInside === true && record?.endMethod == null && flags.config.capture !== 'armed';
   return {
     kind,
     target: late.target,
@@ -78,10 +81,11 @@ function factsOf(late: WebLate): LateFacts {
       reason: x?.reason ?? null,
       canceller: x?.canceller ?? null,
       endOnWritable: late.endOnWritable === true,
+      erroredInside: inside,
     }),
     clientDisconnect,
     closedAt: clientDisconnect ? (record?.endTime ?? 0) : 0,
-    stateEnd: late.erroredInside === true && record?.endMethod == null ? { method: 'error', note: ERRORED_INSIDE } : undefined,
+    stateEnd: inside ? { method: 'error', note: ERRORED_INSIDE } : undefined,
   };
 }
 
