@@ -83,6 +83,7 @@ export type HintId =
   | 'pipe-ended'
   | 'double-end'
   | 'headers-already-sent'
+  | 'headers-sent-by-pipe'
   | 'missing-return'
   /** the same function writes after its own end (a stream, not a response) */
   | 'write-after-own-end'

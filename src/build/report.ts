@@ -44,6 +44,8 @@ export interface LateCall {
   stateEnd: { method: string | null; note: string } | null;
   /** Frames an end capture keeps (ENDGUARD_STACK_DEPTH). */
   stackDepth: number;
+  /** ms since epoch of the late call (closedAgoMs is counted to it, not to when the report was built). */
+  lateAt: number;
 }
 
 interface Side {
@@ -245,7 +247,7 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     method: call.method,
     // Node's own close of a reset HTTP/2 stream is no call of anyone's, nor a client's going away
     // with no end on record (a hand-off the late send itself recorded is not one)
-    endMethod: streamReset || (clientDisconnect && record?.endMethod == null) ? null : end.fromPipe ? 'pipe' : useHeader ? (record?.headerMethod ?? endMethod) : endMethod,
+    endMethod: streamReset || (clientDisconnect && record?.endMethod == null) ? null : end.fromPipe && !(useHeader && record?.headerMethod === 'write') ? 'pipe' : useHeader ? (record?.headerMethod ?? endMethod) : endMethod,
     endStack: end.fromPipe && end.pipeStack !== null ? end.pipeStack.text : (end.stack?.text ?? null),
     endSite: end.site === null ? null : formatSite(end.site),
     lateStack: late.stack?.text ?? `${lateHeader(call)}: ${call.message}`,
@@ -259,7 +261,7 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
   if (report.endSite === null) report.endSiteNote = streamReset ? HTTP2_RESET_NOTE : endSiteNote(call, endCapture, clientDisconnect, end.stack?.frames.length ?? 0);
   if (clientDisconnect && closedAt > 0) {
     report.closedAt = new Date(closedAt).toISOString();
-    report.closedAgoMs = Math.max(0, Date.now() - closedAt);
+    report.closedAgoMs = Math.max(0, call.lateAt - closedAt);
   }
   if (clientDisconnect && call.closeCode !== null) report.closeCode = call.closeCode;
   lateFunctions.set(report, late.fromPipe ? null : (late.site?.fn ?? null));

@@ -49,6 +49,8 @@ const HINTS: Record<HintId, (c: HintContext) => string> = {
   'pipe-ended': (c) =>
     `the pipe ended ${c.target} when its source finished, before ${c.lateCall}: write before that, or pipe with { end: false } (pipeline() from stream/promises: { end: false }) and end ${c.target} yourself after the last write`,
   'double-end': (c) => `end() is called twice: keep one ${c.endCall.replace('(...)', '()')} (guard with ${c.target}.writableEnded)`,
+  'headers-sent-by-pipe': (c) =>
+    `a pipe into ${c.target} sent the headers with its first write, before ${c.lateCall}: set them before piping, or check ${c.target}.headersSent first (an error handler then can only end or destroy ${c.target})`,
   'headers-already-sent': (c) =>
     `${c.flusher} already sent the headers: set them before it, or check ${c.target}.headersSent before ${c.lateCall}`,
   'missing-return': (c) => `return after ${c.endCall}`,
@@ -145,6 +147,11 @@ export function causeOf(input: ClassifyInput): { cause: Cause; hint: HintId } {
   if (kind === 'double-end' && (input.endFromPipe || input.lateFromPipe)) return { cause: 'pipe-and-end', hint: 'pipe-and-end' };
   if (input.pipeCount >= 2 && (input.endFromPipe || input.lateFromPipe)) {
     return { cause: 'pipe-multiple-sources', hint: 'pipe-multiple-sources' };
+  }
+  // the pipe's first write flushed the headers (the destination may still be open: http-proxy's
+  // error handler answering after the proxied response began)
+  if (kind === 'headers-after-sent' && input.endFromPipe && input.headersFlushedBy === 'write') {
+    return { cause: 'headers-already-sent', hint: 'headers-sent-by-pipe' };
   }
   if (input.endFromPipe) return { cause: 'pipe-ended', hint: 'pipe-ended' };
   // the pipe's next write after an explicit end: the pipe and the end() on one destination

@@ -155,6 +155,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
     return { action, error: strictError({ kind, method: facts.method, call: facts.call, endSite: null, note }, above) };
   }
 
+  const lateAt = Date.now();
   const lateCapture = captureStack(Math.max(flags.config.stackDepth, LATE_DEPTH), above);
   const lateAsyncId = answeringAnother(facts.stream ?? facts.target) ? ANOTHER_EXECUTION : executionAsyncId();
   const origins: SiteOrigins = { endByCode: false, lateByCode: false, endUser: false, lateUser: false, lateDirect: false, sameLibrary: false };
@@ -183,6 +184,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
         missedCapture: missedCaptureNote(),
         stateEnd: facts.stateEnd ?? null,
         stackDepth: flags.config.stackDepth,
+        lateAt,
       },
       origins,
     ),

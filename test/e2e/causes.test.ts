@@ -280,6 +280,18 @@ const cases: Case[] = [
     late: ['late', 'out.write'] as [string, string],
   })),
   {
+    fixture: 'headers-by-pipe.js',
+    kind: 'headers-after-sent',
+    type: 'ServerResponse',
+    method: 'setHeader',
+    endMethod: 'write',
+    cause: 'headers-already-sent',
+    end: ['end', 'src.pipe'],
+    late: ['late', 'res.setHeader'],
+    hint: /^a pipe into res sent the headers with its first write, before res\.setHeader\(\.\.\.\): set them before piping/,
+    client: 'first chunk\nlast\n',
+  },
+  {
     fixture: 'interval-ticks.js',
     kind: 'write-after-end',
     type: 'ServerResponse',
