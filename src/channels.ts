@@ -65,6 +65,7 @@ function fenceSubscribers(channel: dc.Channel): void {
     },
   });
 }
+
 /**
  * Subscribers that were there before endguard loaded (a preload ahead of it, NODE_OPTIONS
  * ahead of the CLI's): re-subscribed behind their fence, in their order. Node 20–26 keep them
@@ -73,11 +74,12 @@ function fenceSubscribers(channel: dc.Channel): void {
 function fenceExisting(channel: dc.Channel): void {
   const existing = (channel as unknown as { _subscribers?: unknown })._subscribers;
   if (!Array.isArray(existing) || existing.length === 0) return;
-  const methods = Object.getPrototypeOf(channel) as ChannelMethods;
+  const own = channel as unknown as ChannelMethods;
   for (const fn of [...existing] as unknown[]) {
     if (typeof fn !== 'function' || fences.has(fn as Subscriber)) continue;
-    methods.unsubscribe.call(channel, fn as Subscriber);
-    (Object.getPrototypeOf(channel) as ChannelMethods).subscribe.call(channel, fenced(fn as Subscriber));
+    // the overrides of fenceSubscribers(): this one has no fence yet, the new one gets it
+    own.unsubscribe(fn as Subscriber);
+    own.subscribe(fn as Subscriber);
   }
 }
 

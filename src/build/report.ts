@@ -239,15 +239,22 @@ export function buildReport(call: LateCall, origins?: SiteOrigins): ViolationRep
     routedAfterEnd: record?.routedAfterEnd === true,
   });
 
+  function reportedEndMethod(): string | null {
+    // Node's own close of a reset HTTP/2 stream is no call of anyone's, nor a client's going away
+    // with no end on record (a hand-off the late send itself recorded is not one)
+    if (streamReset || (clientDisconnect && record?.endMethod == null)) return null;
+    // headers a pipe's first write sent: that write, at the pipe's site
+    if (end.fromPipe && !(useHeader && record?.headerMethod === 'write')) return 'pipe';
+    return useHeader ? (record?.headerMethod ?? endMethod) : endMethod;
+  }
+
   const report: ViolationReport = {
     endguard: 1,
     kind: call.kind,
     type: call.type,
     code: call.code,
     method: call.method,
-    // Node's own close of a reset HTTP/2 stream is no call of anyone's, nor a client's going away
-    // with no end on record (a hand-off the late send itself recorded is not one)
-    endMethod: streamReset || (clientDisconnect && record?.endMethod == null) ? null : end.fromPipe && !(useHeader && record?.headerMethod === 'write') ? 'pipe' : useHeader ? (record?.headerMethod ?? endMethod) : endMethod,
+    endMethod: reportedEndMethod(),
     endStack: end.fromPipe && end.pipeStack !== null ? end.pipeStack.text : (end.stack?.text ?? null),
     endSite: end.site === null ? null : formatSite(end.site),
     lateStack: late.stack?.text ?? `${lateHeader(call)}: ${call.message}`,

@@ -1,7 +1,7 @@
 import { promisify } from 'node:util';
 import { flags } from '../flags';
 import { captureSite } from './capture';
-import type { Capture } from '../internal-types';
+import type { Capture, StreamRecord } from '../internal-types';
 import { ensureRecord, recordOf } from './record';
 import { NOT_DROPPED, lateCall } from './late';
 import { failed, idle, wrapMethod, type Hook } from './wrap';
@@ -87,17 +87,17 @@ function stillFlowing(source: object): boolean {
  * and the rest of the source is dropped without a write, so no late call ever reaches a wrapper:
  * the unpipe is the late call, the pipe's, and its site the pipe() that set it up.
  */
-function cutOff(source: object, dest: unknown): boolean {
-  if (typeof dest !== 'object' || dest === null) return false;
+function cutOff(source: object, dest: unknown): StreamRecord | undefined {
+  if (typeof dest !== 'object' || dest === null) return undefined;
   const d = dest as { writableFinished?: unknown; destroyed?: unknown; _writableState?: { finished?: unknown }; allowHalfOpen?: unknown; readableEnded?: unknown };
   // readable-stream 2 and 3 have no writableFinished
-  if ((d.writableFinished ?? d._writableState?.finished) !== true || d.destroyed === true) return false;
+  if ((d.writableFinished ?? d._writableState?.finished) !== true || d.destroyed === true) return undefined;
   // a Duplex that ends when its readable side does (a socket after the peer's FIN): the peer went away, Node ended it
-  if (d.allowHalfOpen === false && d.readableEnded === true) return false;
+  if (d.allowHalfOpen === false && d.readableEnded === true) return undefined;
   const record = recordOf(dest);
   // a late write already reported on it (the same cut seen as a write) is the same bug
-  if (record === undefined || record.lastLateSite !== null || record.pipes === null) return false;
-  return record.pipes.some((p) => p.source === source) && stillFlowing(source);
+  if (record === undefined || record.lastLateSite !== null || record.pipes === null) return undefined;
+  return record.pipes.some((p) => p.source === source) && stillFlowing(source) ? record : undefined;
 }
 
 const CUT_OFF = 'write after end: the destination finished while this pipe still had data for it, and the rest was dropped';
@@ -106,15 +106,14 @@ const CUT_OFF = 'write after end: the destination finished while this pipe still
 export function makeUnpipe(original: Function, hook: Hook): Function {
   return function unpipe(this: object, dest: unknown) {
     if (idle(hook)) return original.apply(this, arguments);
-    let cut = false;
+    let record: StreamRecord | undefined;
     try {
-      cut = cutOff(this, dest);
+      record = cutOff(this, dest);
     } catch (error) {
       failed(hook, error);
     }
-    if (!cut) return original.apply(this, arguments);
-    const target = dest as object;
-    const facts = { kind: 'write-after-end' as const, target, method: 'write', record: recordOf(target), code: null, message: CUT_OFF };
+    if (record === undefined) return original.apply(this, arguments);
+    const facts = { kind: 'write-after-end' as const, target: dest as object, method: 'write', record, code: null, message: CUT_OFF };
     return lateCall(hook, facts, NOT_DROPPED, this, original, arguments, unpipe);
   };
 }

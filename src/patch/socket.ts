@@ -47,18 +47,20 @@ const SOCKET: Vocabulary = {
  * writeAfterFIN: ERR_STREAM_WRITE_AFTER_END, from the end wrapper.
  */
 export function afterPeerFIN(socket: object, record: StreamRecord | undefined): Partial<LateFacts> {
-  if (!Object.prototype.hasOwnProperty.call(socket, 'write')) return {};
+  return writeAfterFINOf(socket) === null ? {} : { peerEnded: true, vocabulary: SOCKET, closedAt: record?.endTime ?? 0 };
+}
+
+/** The socket's own `write` when Node swapped in writeAfterFIN (the peer's FIN came), else null. */
+function writeAfterFINOf(socket: object): Function | null {
+  if (!Object.prototype.hasOwnProperty.call(socket, 'write')) return null;
   const write = (socket as Socket).write;
-  if (typeof write !== 'function' || write.name !== 'writeAfterFIN') return {};
-  return { peerEnded: true, vocabulary: SOCKET, closedAt: record?.endTime ?? 0 };
+  return typeof write === 'function' && write.name === 'writeAfterFIN' ? write : null;
 }
 
 /** This destroy(error) is writeAfterFIN refusing a write: `socket.write` is that function. */
 export function isWriteAfterFIN(socket: object, error: object): Function | null {
   const e = error as { code?: unknown; message?: unknown };
-  if (e.code !== 'EPIPE' || e.message !== MESSAGE || !Object.prototype.hasOwnProperty.call(socket, 'write')) return null;
-  const write = (socket as Socket).write;
-  return typeof write === 'function' && write.name === 'writeAfterFIN' ? write : null;
+  return e.code === 'EPIPE' && e.message === MESSAGE ? writeAfterFINOf(socket) : null;
 }
 
 /**
