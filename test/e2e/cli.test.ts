@@ -178,7 +178,8 @@ describe('endguard -- node app.js', () => {
     const file = path.join(DIR, 'two-ctrl-c.js');
     const env: Record<string, string> = {};
     for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('ENDGUARD_') && k !== 'NODE_OPTIONS' && !(k in OUTER_VITEST)) env[k] = v;
-    const command = [NODE, CLI, '--quiet', '--', NODE, file].map((a) => `'${a}'`).join(' ');
+    // exec: no shell between the terminal and the CLI (dash, as /bin/sh, exits 130 after a Ctrl-C it saw while waiting)
+    const command = `exec ${[NODE, CLI, '--quiet', '--', NODE, file].map((a) => `'${a}'`).join(' ')}`;
     const child = spawn(SCRIPT!, ['-qec', command, '/dev/null'], { cwd: ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
     const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
     let out = '';
