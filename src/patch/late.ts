@@ -167,8 +167,7 @@ function judge(facts: LateFacts, shape: LateShape, above: Function): Verdict {
         target: facts.target,
         type,
         method: facts.method,
-        code: facts.code === undefined ? NODE_ERRORS[kind].code : facts.code,
-        message: facts.message ?? NODE_ERRORS[kind].message,
+        ...lateError(facts),
         vocabulary: facts.vocabulary ?? vocabularyOf(type),
         lateCapture,
         lateAsyncId,
@@ -245,9 +244,28 @@ export function lateCall(
   return original.apply(self, args);
 }
 
-/** The error a dropped call's callback receives: the library's own code and message. */
-function nodeErrorFor(facts: LateFacts): Error {
+const STILL_FINISHING = { code: null, message: 'end() called again while the stream was still finishing' };
+const ENDED_THEN_DESTROYED = { code: NODE_ERRORS['write-after-destroy'].code, message: 'Cannot call end after a stream was destroyed' };
+
+/**
+ * The late call's error: the family's, Node's for the kind by default. A second end() gets
+ * ERR_STREAM_ALREADY_FINISHED only once the stream has finished; before, ERR_STREAM_DESTROYED
+ * if it was destroyed meanwhile (a Writable), else no error: the callback is answered at
+ * 'finish' (an http2 compat response never raises one).
+ */
+function lateError(facts: LateFacts): { code: string | null; message: string } {
   const code = facts.code === undefined ? NODE_ERRORS[facts.kind].code : facts.code;
   const message = facts.message ?? NODE_ERRORS[facts.kind].message;
+  if (facts.kind === 'double-end' && code === NODE_ERRORS['double-end'].code) {
+    const stream = (facts.stream ?? facts.target) as { writableFinished?: unknown; _writableState?: { destroyed?: unknown } };
+    if (stream.writableFinished === true) return { code, message };
+    return stream._writableState?.destroyed === true ? ENDED_THEN_DESTROYED : STILL_FINISHING;
+  }
+  return { code, message };
+}
+
+/** The error a dropped call's callback receives: the library's own code and message. */
+function nodeErrorFor(facts: LateFacts): Error {
+  const { code, message } = lateError(facts);
   return code === null ? new Error(message) : nodeError(code, message);
 }

@@ -507,6 +507,29 @@ describe('each seed cause reports the kind, both sites and the cause', () => {
   }
 });
 
+describe('double-end: the code is the error the second end() gets, which depends on when it comes', () => {
+  const file = 'double-end-codes.js';
+  const ENDS = ['early', 'destroyed', 'finished', 'res-early', 'res-finished'];
+  for (const lib of ['node:stream', 'readable-stream']) {
+    it(`${lib}: none before 'finish', ERR_STREAM_DESTROYED after a destroy(), ERR_STREAM_ALREADY_FINISHED after 'finish'`, async () => {
+      const [bare, run] = await Promise.all([runFixture(file, 'none', { args: [lib] }), runFixture(file, 'require', { args: [lib] })]);
+      // a same-tick second end of a response finds it finished when the socket took the body at once
+      const { 'res-early': resEarly, ...settled } = bare.out[0]!;
+      expect(settled).toEqual({ early: null, destroyed: 'ERR_STREAM_DESTROYED', finished: 'ERR_STREAM_ALREADY_FINISHED', 'res-finished': 'ERR_STREAM_ALREADY_FINISHED' });
+      expect([null, 'ERR_STREAM_ALREADY_FINISHED']).toContain(resEarly);
+      const { 'res-early': _, ...settledRun } = run.out[0]!;
+      expect(settledRun).toEqual(settled);
+      const byLate = new Map(run.reports.map((r) => [r.lateSite, r]));
+      for (const name of ENDS) {
+        const receiver = name.startsWith('res') ? 'res' : name;
+        const report = byLate.get(markedSite(file, `late-${name}`, `${receiver}.end`));
+        expect(report, name).toMatchObject({ kind: 'double-end', cause: 'double-end', endSite: markedSite(file, `end-${name}`, `${receiver}.end`), code: run.out[0]![name] });
+      }
+      expect(run.reports).toHaveLength(ENDS.length);
+    });
+  }
+});
+
 describe('ES module app', () => {
   it('reports both sites of an .mjs app loaded with --import', async () => {
     const run = await runFixture('esm-missing-return.mjs', 'import');
